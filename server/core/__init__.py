@@ -1,0 +1,1 @@
+"""Mechanisms shared by every domain: registry, dispatch, auth, rendering, jobs, events, database."""

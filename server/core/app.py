@@ -1,0 +1,54 @@
+"""The aiohttp application: routes in one place, the server's lifecycle in a cleanup context."""
+
+import asyncio
+import contextlib
+
+from aiohttp import web
+
+from .server import ManagementServer
+
+SERVER = web.AppKey("server", ManagementServer)
+# Large user data and certificates arrive in POST bodies.
+MAX_BODY = 8 * 1024 * 1024
+
+
+def create_app(server: ManagementServer) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SERVER] = server
+    app.router.add_route("GET", "/client/api", server.dispatcher.handle)
+    app.router.add_route("POST", "/client/api", server.dispatcher.handle)
+    app.router.add_route("GET", "/client/api/", server.dispatcher.handle)
+    app.router.add_route("POST", "/client/api/", server.dispatcher.handle)
+    if server.sandbox:
+        app.router.add_get("/admin.json", admin_json)
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def create_integration_app(server: ManagementServer) -> web.Application:
+    """The unauthenticated integration port: any path, SYSTEM caller, query string only."""
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", server.dispatcher.handle_integration)
+    app.router.add_route("POST", "/{tail:.*}", server.dispatcher.handle_integration)
+    return app
+
+
+async def lifecycle(app: web.Application):
+    server = app[SERVER]
+    task = asyncio.get_running_loop().create_task(server.background())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await server.shutdown()
+
+
+async def admin_json(request: web.Request) -> web.Response:
+    """Sandbox convention: the admin's keys, unauthenticated (only with --sandbox)."""
+    from ..iam.bootstrap import admin_keys
+
+    with request.app[SERVER].session() as db:
+        keys = admin_keys(db)
+    if not keys["apikey"]:
+        return web.json_response({"error": "not ready"}, status=503)
+    return web.json_response(keys)

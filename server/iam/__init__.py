@@ -1,0 +1,1 @@
+"""Identity and access: domains, accounts, users, roles, API keys, login sessions."""

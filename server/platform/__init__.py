@@ -1,0 +1,1 @@
+"""Platform domain: global settings catalogue and platform-wide commands."""
