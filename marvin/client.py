@@ -39,6 +39,15 @@ def flatten(params: dict[str, Any]) -> dict[str, str]:
     return flat
 
 
+def unwrap(inner: dict) -> dict:
+    """`{"account": {...}}` → the account; anything else unchanged."""
+    if len(inner) == 1:
+        (value,) = inner.values()
+        if isinstance(value, dict):
+            return value
+    return inner
+
+
 class Client:
     """Talks to one management server. Pick the authentication by what you pass:
 
@@ -121,11 +130,12 @@ class Client:
         return inner
 
     def __call__(self, command: str, **params: Any) -> dict:
-        """Call a command and, if it answers a job, wait for the job and answer its result."""
+        """Call a command, wait for its job if it answers one, and answer the object it returns
+        (`{"success": true}` style answers are returned as they are)."""
         inner = self.request(command, params)
-        if "jobid" in inner and len(inner) <= 2 and set(inner) <= {"jobid", "id"}:
-            return self.wait(inner["jobid"], command)
-        return inner
+        if "jobid" in inner and set(inner) <= {"jobid", "id"}:
+            inner = self.wait(inner["jobid"], command)
+        return unwrap(inner)
 
     def list(self, command: str, key: str | None = None, **params: Any) -> list[dict]:
         """A list command's items (every page, following `count`)."""

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--usage-database", default="cloud_usage")
     setup.add_argument("--deploy-as", required=True, metavar="ROOT_USER:PASSWORD",
                        help="an administrative MariaDB account that may create databases and users")
+    setup.add_argument("--socket", default=None,
+                       help="connect the administrative account through this unix socket "
+                            "(e.g. /run/mysqld/mysqld.sock, where root has no password)")
 
     args = parser.parse_args(argv)
     if args.command == "serve":

@@ -2,8 +2,8 @@
 registry, job runner, sessions), plus its heartbeat row so several servers can share one database."""
 
 import asyncio
-import datetime as dt
 import collections
+import datetime as dt
 import logging
 import os
 import socket

@@ -12,8 +12,10 @@ from . import schema
 
 def setup_database(args) -> str:
     root_user, _, root_password = args.deploy_as.partition(":")
-    admin_url = URL.create("mysql+pymysql", username=root_user, password=root_password, host=args.host,
-                           port=args.port)
+    # Debian's MariaDB authenticates root through the unix socket, without a password.
+    query = {"unix_socket": args.socket} if args.socket else {}
+    admin_url = URL.create("mysql+pymysql", username=root_user, password=root_password or None,
+                           host=args.host, port=args.port, query=query)
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         for database in (args.database, args.usage_database):

@@ -5,9 +5,9 @@ from sqlalchemy import select
 from ..core.listing import paged, subtree_ids
 from ..core.params import BOOLEAN, MAP, SHORT, STRING, UUID, Param
 from ..core.registry import ADMINS, command
+from . import roles as _roles  # noqa: F401  (declares the role commands)
 from . import service, views
 from .models import DISABLED, ENABLED, LOCKED, Account, Domain, Role, User
-from . import roles as _roles  # noqa: F401  (declares the role commands)
 
 DOMAIN_ADMINS = ADMINS
 

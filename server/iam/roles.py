@@ -2,9 +2,9 @@
 
 from sqlalchemy import func, select
 
+from ..core.db import now
 from ..core.errors import InvalidParameter, PermissionDenied, ResourceInUse
 from ..core.listing import paged
-from ..core.db import now
 from ..core.params import BOOLEAN, LIST, STRING, UUID, Param
 from ..core.registry import ADMIN, DOMAIN_ADMIN, RESOURCE_ADMIN, ROOT_ONLY, USER, command
 from . import views

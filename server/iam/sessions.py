@@ -28,13 +28,16 @@ class Sessions:
 
     def caller(self, request: web.Request, lowered: dict[str, str]) -> auth.Principal | None:
         session_id = request.cookies.get("JSESSIONID")
-        key = lowered.get("sessionkey") or request.cookies.get("sessionkey")
-        if not session_id or not key:
+        if not session_id:
             return None
         session = self.lookup(session_id)
-        if session is None or not secrets.compare_digest(session.session_key, key):
+        if session is None:
             return None
         with self.server.session() as db:
+            locations = str(self.server.config.value(db, "api.sessionkey.check.locations")).lower()
+            if not self.key_matches(session, lowered.get("sessionkey"), request.cookies.get("sessionkey"),
+                                    locations):
+                return None
             timeout = dt.timedelta(seconds=int(self.server.config.value(db, "session.timeout")))
             current = now()
             if current - session.last_seen > timeout:
@@ -49,6 +52,20 @@ class Sessions:
         if principal is None or not principal.enabled:
             return None
         return principal
+
+    @staticmethod
+    def key_matches(session: auth.WebSession, parameter: str | None, cookie: str | None, locations: str) -> bool:
+        """`api.sessionkey.check.locations`: Cookie, Parameter, CookieOrParameter, CookieAndParameter."""
+        def ok(value):
+            return value is not None and secrets.compare_digest(session.session_key, value)
+
+        if locations == "cookieandparameter":
+            return ok(parameter) and (cookie is None or ok(cookie))
+        if locations == "cookie":
+            return ok(cookie)
+        if locations in ("parameter", "parameteronly"):
+            return ok(parameter)
+        return ok(parameter) or ok(cookie)
 
     def lookup(self, session_id: str) -> auth.WebSession | None:
         if session_id not in self.known:

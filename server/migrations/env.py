@@ -1,10 +1,9 @@
 """Alembic environment: migrations run against the URL given by `sandstack db upgrade`."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
-
 from sandstack.core import registry
 from sandstack.core.db import Base
+from sqlalchemy import create_engine, pool
 
 registry.load()  # imports every domain's models
 target_metadata = Base.metadata

@@ -167,6 +167,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             dynamic=False, options="CPU,RAM"),
     Setting("enable.dynamic.scale.vm", "false", "Allow changing the CPU and memory of running VMs",
             type="Boolean", scope="zone"),
+    Setting("allow.user.expunge.recover.volume", "true", "Let users expunge and recover their own destroyed "
+            "volumes", type="Boolean", scope="account"),
+    Setting("allow.user.view.all.domain.accounts", "false", "Let users list every account of their domain",
+            type="Boolean", scope="domain"),
+    Setting("kvm.snapshot.enabled", "false", "Whether volume snapshots are enabled on KVM hosts",
+            category="Snapshots", type="Boolean"),
+    Setting("default.ui.page.size", "20", "The number of items the UI shows per page", type="Long"),
     Setting("allow.user.expunge.recover.vm", "false", "Let users expunge and recover their own destroyed VMs",
             type="Boolean", scope="account"),
     Setting("allow.user.view.destroyed.vm", "false", "Let users see their destroyed and expunging VMs",

@@ -8,7 +8,6 @@ Create Date: 2026-12-02 01:35:09.155478
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
