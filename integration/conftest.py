@@ -13,7 +13,7 @@ from .server import launch
 def server():
     running = launch()
     yield running
-    running.stop()
+    running.destroy()
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, make_url, text
 
 
 def free_port() -> int:
@@ -23,19 +24,27 @@ def free_port() -> int:
 
 
 def fresh_database(url: str | None, workdir: Path) -> str:
-    """SQLite file in `workdir` by default; an existing MariaDB database is emptied first."""
+    """A SQLite file in `workdir` by default. With a MariaDB URL, a new database beside the named one
+    (`cloud_test` → `cloud_test_<random>`), so servers started by different tests never share state."""
     if not url:
         return f"sqlite:///{workdir / 'cloud.db'}"
-    engine = create_engine(url)
+    base = make_url(url)
+    name = f"{base.database}_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(base.set(database=None))
     with engine.begin() as conn:
-        tables = inspect(conn).get_table_names()
-        if tables:
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for table in tables:
-                conn.execute(text(f"DROP TABLE `{table}`"))
-            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
     engine.dispose()
-    return url
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        return
+    parsed = make_url(url)
+    engine = create_engine(parsed.set(database=None))
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
+    engine.dispose()
 
 
 @dataclass
@@ -80,6 +89,11 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def destroy(self) -> None:
+        """Stop the server and drop its database."""
+        self.stop()
+        drop_database(self.db_url)
 
     def admin_keys(self) -> dict:
         return requests.get(f"http://127.0.0.1:{self.port}/admin.json", timeout=5).json()

@@ -17,7 +17,7 @@ from .server import launch
 def own_server():
     running = launch()
     yield running
-    running.stop()
+    running.destroy()
 
 
 def admin_client(server):

@@ -2,9 +2,11 @@
 
 import asyncio
 import contextlib
+import logging
 
 from aiohttp import web
 
+from .errors import INTERNAL_ERROR_TEXT
 from .server import ManagementServer
 
 SERVER = web.AppKey("server", ManagementServer)
@@ -12,8 +14,21 @@ SERVER = web.AppKey("server", ManagementServer)
 MAX_BODY = 8 * 1024 * 1024
 
 
+@web.middleware
+async def safety_net(request: web.Request, handler):
+    """Whatever escapes the dispatcher is still answered with CloudStack's envelope, never a 500 page."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        logging.getLogger("sandstack.api").exception("unhandled error on %s", request.path)
+        body = {"errorresponse": {"uuidList": [], "errorcode": 530, "errortext": INTERNAL_ERROR_TEXT}}
+        return web.json_response(body, status=530)
+
+
 def create_app(server: ManagementServer) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[safety_net])
     app[SERVER] = server
     app.router.add_route("GET", "/client/api", server.dispatcher.handle)
     app.router.add_route("POST", "/client/api", server.dispatcher.handle)
@@ -27,7 +42,7 @@ def create_app(server: ManagementServer) -> web.Application:
 
 def create_integration_app(server: ManagementServer) -> web.Application:
     """The unauthenticated integration port: any path, SYSTEM caller, query string only."""
-    app = web.Application()
+    app = web.Application(middlewares=[safety_net])
     app.router.add_route("GET", "/{tail:.*}", server.dispatcher.handle_integration)
     app.router.add_route("POST", "/{tail:.*}", server.dispatcher.handle_integration)
     return app

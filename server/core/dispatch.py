@@ -63,7 +63,12 @@ class Dispatcher:
     async def handle(self, request: web.Request) -> web.Response:
         raw = dict(request.query.items())
         if request.method == "POST" and request.can_read_body:
-            form = await request.post()
+            try:
+                form = await request.post()
+            except (ValueError, UnicodeDecodeError):
+                as_json = raw.get("response", "").lower() == "json"
+                return self.error("errorresponse", InvalidParameter("The request body is not a valid "
+                                                                    "url-encoded form"), as_json)
             raw.update((k, v) for k, v in form.items() if isinstance(v, str))
         return await self.serve(request, raw, integration=False)
 

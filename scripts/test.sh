@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up and run every test: lint, unit, integration on SQLite and on a real MariaDB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export SANDSTACK_MARIADB_URL
+SANDSTACK_MARIADB_URL=$(bash scripts/mariadb.sh cloud_test)
+.venv/bin/tox run -e lint,unit,integration,integration-mariadb
