@@ -402,3 +402,17 @@ def user_view(ctx, user: User) -> dict:
     acct = ctx.db.get(Account, user.account_id)
     return views.user(user, acct, ctx.db.get(Domain, acct.domain_id), ctx.db.get(Role, acct.role_id))
 
+
+
+@command("moveUser", roles=DOMAIN_ADMINS, since="4.11", params=[
+    Param("id", UUID, entity=User, required=True, description="id of the user to be moved."),
+    Param("account", STRING, description="Moves the user under the specified account. If no account name is "
+                                         "specified, it is necessary to provide an account id."),
+    Param("accountid", UUID, entity=Account, description="Moves the user under the specified account. If no "
+                                                         "account id is specified, it is necessary to provide "
+                                                         "an account name."),
+])
+def move_user(ctx, p):
+    """Moves a user to another account in the same domain."""
+    service.move_user(ctx, p.id, p.accountid, p.account)
+    return {"success": True}

@@ -323,3 +323,25 @@ def count_users(ctx: Context, account_ids: list[int]) -> dict[int, int]:
     rows = ctx.db.execute(select(User.account_id, func.count()).where(
         User.account_id.in_(account_ids), User.removed.is_(None)).group_by(User.account_id))
     return dict(rows.all())
+
+
+def move_user(ctx: Context, user: User, target: Account | None, name: str | None) -> None:
+    source = check_user(ctx, user)
+    if target is None:
+        if not name:
+            raise InvalidParameter("Either account or accountid must be specified")
+        target = find_account(ctx, name, ctx.db.get(Domain, source.domain_id))
+        if target is None:
+            raise InvalidParameter(f"Unable to find account {name} in the user's domain")
+    check_owner(ctx, target.id, target.domain_id)
+    if target.domain_id != source.domain_id:
+        raise InvalidParameter("A user can only be moved to an account of the same domain")
+    if target.id == source.id:
+        raise InvalidParameter("The user already belongs to that account")
+    if user.id in DEFAULT_IDS:
+        raise PermissionDenied("The default system and admin users can't be moved")
+    user.account_id = target.id
+    ctx.touch("auth")
+    ctx.event("USER.MOVE", f"User {user.username} moved from account {source.account_name} to "
+              f"{target.account_name}", resource_type="User", resource_id=user.uuid, account_id=target.id,
+              domain_id=target.domain_id)
