@@ -235,8 +235,9 @@ def main() -> None:
         targets = start_servers(stack, Path(tmp))
         try:
             runs = benchmark(targets, loadgen, args)
-        except (Exception, SystemExit):
-            print("--- sandstack log tail ---\n" + benchlib.tail(Path(tmp) / "sandstack.log"))
+        except (Exception, SystemExit) as error:
+            if not isinstance(error, SystemExit) or isinstance(error.code, str):  # not a plain SIGTERM
+                print("--- sandstack log tail ---\n" + benchlib.tail(Path(tmp) / "sandstack.log"))
             raise
     report(runs, targets, name, args)
 

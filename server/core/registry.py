@@ -25,6 +25,20 @@ ALL_ROLES = frozenset({ADMIN, RESOURCE_ADMIN, DOMAIN_ADMIN, USER})
 COMMAND_MODULES = (
     "sandstack.iam.commands",
     "sandstack.platform.commands",
+    "sandstack.infra.regions",
+    "sandstack.infra.zones",
+    "sandstack.infra.physical_networks",
+    "sandstack.infra.providers",
+    "sandstack.infra.pods",
+    "sandstack.infra.ipranges",
+    "sandstack.infra.clusters",
+    "sandstack.infra.hosts",
+    "sandstack.infra.capacity",
+    "sandstack.infra.system_vms",
+    "sandstack.storage.pools",
+    "sandstack.storage.image_stores",
+    "sandstack.storage.templates",
+    "sandstack.hypervisors.commands",
 )
 
 

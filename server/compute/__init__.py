@@ -1,0 +1,1 @@
+"""Compute: virtual machine instances (system VMs here; user VMs and offerings follow)."""

@@ -1,0 +1,1 @@
+"""Hypervisor drivers behind one interface: the simulator (default) and KVM (through the agent)."""

@@ -1,0 +1,1 @@
+"""Infrastructure: regions, zones, physical networks, pods, IP ranges, clusters, hosts, capacity."""

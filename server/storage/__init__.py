@@ -1,0 +1,1 @@
+"""Storage: primary storage pools, image stores, templates and ISOs (volumes and snapshots follow)."""
