@@ -36,6 +36,7 @@ def create_app(server: ManagementServer) -> web.Application:
     app.router.add_route("POST", "/client/api/", server.dispatcher.handle)
     if server.sandbox:
         app.router.add_get("/admin.json", admin_json)
+        app.router.add_get("/sandstack/coverage", coverage)
     app.cleanup_ctx.append(lifecycle)
     return app
 
@@ -67,3 +68,9 @@ async def admin_json(request: web.Request) -> web.Response:
     if not keys["apikey"]:
         return web.json_response({"error": "not ready"}, status=503)
     return web.json_response(keys)
+
+
+async def coverage(request: web.Request) -> web.Response:
+    """Sandbox only: how often each command was called since start (the harness's coverage gate)."""
+    server = request.app[SERVER]
+    return web.json_response({"called": dict(server.called), "registered": sorted(server.registry)})

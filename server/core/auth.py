@@ -22,7 +22,6 @@ from ..iam.models import (
     RolePermission,
     User,
 )
-from .cache import Caches
 from .registry import ADMIN, Command
 
 SYSTEM_USER_ID = 1
@@ -92,40 +91,49 @@ def _principal(user: User, account: Account, domain: Domain, role: Role) -> Prin
     )
 
 
-def by_api_key(caches: Caches, db: Session, api_key: str) -> Principal | None:
-    cache = caches.get("auth")
-    key = ("key", api_key)
+def _cached(server, db, key, load):
+    """A cached auth value; on a miss, `load(db)` runs with the given session or a short one of its own."""
+    cache = server.caches.get("auth")
     if key not in cache:
-        row = db.execute(_principal_query().where(User.api_key == api_key)).first()
-        cache[key] = _principal(*row) if row else None
+        if db is None:
+            with server.session() as own:
+                cache[key] = load(own)
+        else:
+            cache[key] = load(db)
     return cache[key]
 
 
-def by_user_id(caches: Caches, db: Session, user_id: int) -> Principal | None:
-    cache = caches.get("auth")
-    key = ("user", user_id)
-    if key not in cache:
-        row = db.execute(_principal_query().where(User.id == user_id)).first()
-        cache[key] = _principal(*row) if row else None
-    return cache[key]
+def by_api_key(server, api_key: str, db: Session | None = None) -> Principal | None:
+    def load(session):
+        row = session.execute(_principal_query().where(User.api_key == api_key)).first()
+        return _principal(*row) if row else None
+
+    return _cached(server, db, ("key", api_key), load)
 
 
-def _role_rules(caches: Caches, db: Session, role_id: int) -> list[tuple[re.Pattern, bool]]:
-    cache = caches.get("auth")
-    key = ("rules", role_id)
-    if key not in cache:
-        rows = db.scalars(select(RolePermission).where(RolePermission.role_id == role_id,
-                                                       RolePermission.removed.is_(None))
-                          .order_by(RolePermission.sort_order, RolePermission.id))
-        cache[key] = [(re.compile(fnmatch.translate(r.rule)), r.permission.upper() == "ALLOW") for r in rows]
-    return cache[key]
+def by_user_id(server, user_id: int, db: Session | None = None) -> Principal | None:
+    def load(session):
+        row = session.execute(_principal_query().where(User.id == user_id)).first()
+        return _principal(*row) if row else None
+
+    return _cached(server, db, ("user", user_id), load)
 
 
-def command_allowed(caches: Caches, db: Session, principal: Principal, cmd: Command) -> bool:
+def _role_rules(server, role_id: int, db: Session | None) -> list[tuple[re.Pattern, bool]]:
+    def load(session):
+        rows = session.scalars(select(RolePermission).where(RolePermission.role_id == role_id,
+                                                            RolePermission.removed.is_(None))
+                               .order_by(RolePermission.sort_order, RolePermission.id))
+        return [(re.compile(fnmatch.translate(r.rule)), r.permission.upper() == "ALLOW") for r in rows]
+
+    return _cached(server, db, ("rules", role_id), load)
+
+
+def command_allowed(server, principal: Principal, cmd: Command, db: Session | None = None) -> bool:
     """Role permission rules decide first (first match wins); without a match, the declaration does."""
     if principal.is_system:
         return True
-    for pattern, allow in _role_rules(caches, db, principal.role_id):
+    for pattern, allow in _role_rules(server, principal.role_id, db):
         if pattern.match(cmd.name):
             return allow
     return principal.role_type in cmd.roles

@@ -84,15 +84,20 @@ def validate_value(setting: Setting, value: str) -> None:
 class Config:
     """Typed access to global settings, cached in `caches['config']`."""
 
-    def __init__(self, caches, settings: dict[str, Setting], overrides: dict[str, str] | None = None):
+    def __init__(self, caches, settings: dict[str, Setting], overrides: dict[str, str] | None = None,
+                 session_factory=None):
         self.caches = caches
         self.settings = settings
+        self.session_factory = session_factory
         # Values given on the command line win over defaults but not over the database.
         self.overrides = overrides or {}
 
-    def raw_values(self, db: Session) -> dict[str, str | None]:
+    def raw_values(self, db: Session | None) -> dict[str, str | None]:
         cache = self.caches.get("config")
         if "values" not in cache:
+            if db is None:
+                with self.session_factory() as own:
+                    return self.raw_values(own)
             values = {name: self.overrides.get(name, s.default) for name, s in self.settings.items()}
             rows = db.execute(select(ConfigurationValue.name, ConfigurationValue.value)
                               .where(ConfigurationValue.scope == GLOBAL))
@@ -100,8 +105,13 @@ class Config:
             cache["values"] = values
         return cache["values"]
 
-    def value(self, db: Session, name: str) -> Any:
-        return typed(self.settings[name], self.raw_values(db).get(name))
+    def value(self, db: Session | None, name: str) -> Any:
+        """A setting's typed value; `db` may be None (a session is opened only on a cache miss)."""
+        cache = self.caches.get("config")
+        typed_values = cache.setdefault("typed", {})
+        if name not in typed_values:
+            typed_values[name] = typed(self.settings[name], self.raw_values(db).get(name))
+        return typed_values[name]
 
     def update(self, db: Session, name: str, value: str | None) -> None:
         row = db.scalars(select(ConfigurationValue).where(

@@ -25,7 +25,7 @@ class Params(dict):
 @dataclass
 class Context:
     server: ManagementServer
-    db: Session
+    session: Session | None
     caller: Principal
     command: Command | None = None
     # Cache names to invalidate once this context's transaction commits.
@@ -35,8 +35,25 @@ class Context:
     # For async create commands, running as a job: the row the request created.
     created: Any = None
 
+    @property
+    def db(self) -> Session:
+        """The context's session, opened on first use: many reads are answered from caches alone."""
+        if self.session is None:
+            self.session = self.server.session()
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def rollback(self) -> None:
+        if self.session is not None:
+            self.session.rollback()
+        self.touched.clear()
+
     def setting(self, name: str) -> Any:
-        return self.server.config.value(self.db, name)
+        return self.server.config.value(self.session, name)
 
     def touch(self, *caches: str) -> None:
         """Mark cached read-mostly data as changed by this transaction."""
@@ -45,7 +62,9 @@ class Context:
 
     def commit(self) -> None:
         """Commit now: async jobs call this before awaiting, so no write lock is held across an await."""
-        self.db.commit()
+        if self.session is None:
+            return
+        self.session.commit()
         if self.touched:
             self.server.caches.clear(self.touched)
             self.touched.clear()

@@ -94,14 +94,12 @@ class Dispatcher:
                 caller = self.authenticate(request, name, cmd, raw, lowered, as_json)
         except Reply as reply:
             return reply.response
-        self.server.called[cmd.name] += 1
         return await self.execute(cmd, caller, raw, lowered, as_json, integration)
 
     # ---- authentication ----------------------------------------------------------------------
 
     def system_caller(self) -> auth.Principal:
-        with self.server.session() as db:
-            return auth.by_user_id(self.server.caches, db, auth.SYSTEM_USER_ID)
+        return auth.by_user_id(self.server, auth.SYSTEM_USER_ID)
 
     def authenticate(self, request, name: str, cmd: Command | None, raw: dict, lowered: dict,
                      as_json: bool) -> auth.Principal:
@@ -118,9 +116,7 @@ class Dispatcher:
                 raise Reply(self.error(wrapper, Unauthorized(SESSION_AUTH_FAILED), as_json))
             if cmd is None:
                 raise Reply(self.error("errorresponse", Unsupported(f"Unknown API command: {name}"), as_json))
-        with self.server.session() as db:
-            allowed = auth.command_allowed(self.server.caches, db, caller, cmd)
-        if not allowed:
+        if not auth.command_allowed(self.server, caller, cmd):
             error = Unauthorized(f"The given command '{cmd.name}' either does not exist, is not available "
                                  "for user.", cserrorcode=9999)
             raise Reply(self.error(cmd.response_name, error, as_json))
@@ -135,11 +131,10 @@ class Dispatcher:
             when = signing.parse_expires(expires) if expires else None
             if when is None or when.timestamp() < self.server.clock():
                 return None
-        with self.server.session() as db:
-            caller = auth.by_api_key(self.server.caches, db, api_key)
-            lenient = self.server.config.value(db, "api.signature.lenient")
+        caller = auth.by_api_key(self.server, api_key)
         if caller is None or not caller.usable or not caller.secret_key:
             return None
+        lenient = self.server.config.value(None, "api.signature.lenient")
         variant = signing.verify(caller.secret_key, raw, signature, lenient=lenient)
         if variant is None:
             return None
@@ -152,26 +147,29 @@ class Dispatcher:
     async def execute(self, cmd: Command, caller: auth.Principal, raw: dict, lowered: dict,
                       as_json: bool, integration: bool) -> web.Response:
         job_id = None
-        with self.server.session() as db:
-            ctx = Context(self.server, db, caller, cmd)
-            try:
-                p = self.validate(ctx, cmd, raw, lowered, integration)
-                if cmd.isasync:
-                    job_id, result = self.enqueue(ctx, cmd, raw, p)
-                    response_object = None
-                else:
-                    result = await call_handler(cmd.handler, ctx, p)
-                    response_object = cmd.response
-                ctx.commit()
-            except ApiError as error:
-                db.rollback()
-                return self.error(cmd.response_name, error, as_json)
-            except Exception:
-                db.rollback()
-                log.exception("command %s failed", cmd.name)
-                return self.error(cmd.response_name, InternalError(INTERNAL_ERROR_TEXT), as_json)
+        ctx = Context(self.server, None, caller, cmd)
+        try:
+            p = self.validate(ctx, cmd, raw, lowered, integration)
+            if cmd.isasync:
+                job_id, result = self.enqueue(ctx, cmd, raw, p)
+                response_object = None
+            else:
+                result = await call_handler(cmd.handler, ctx, p)
+                response_object = cmd.response
+            ctx.commit()
+        except ApiError as error:
+            ctx.rollback()
+            return self.error(cmd.response_name, error, as_json)
+        except Exception:
+            ctx.rollback()
+            log.exception("command %s failed", cmd.name)
+            return self.error(cmd.response_name, InternalError(INTERNAL_ERROR_TEXT), as_json)
+        finally:
+            ctx.close()
         if job_id is not None:
             self.server.jobs.submit(job_id)
+        else:
+            self.server.called[cmd.name] += 1  # the coverage report counts successful calls
         return self.respond(render.body(cmd.response_name, response_object, result), as_json)
 
     def enqueue(self, ctx: Context, cmd: Command, raw: dict, p: Params) -> tuple[int, dict]:
@@ -196,7 +194,7 @@ class Dispatcher:
     async def run_job(self, db, job: AsyncJob) -> tuple[int, int, dict]:
         """Run a claimed job's command; answer (status, resultcode, result object)."""
         cmd = self.registry.get(job.cmd)
-        caller = auth.by_user_id(self.server.caches, db, job.user_id)
+        caller = auth.by_user_id(self.server, job.user_id, db)
         if cmd is None or caller is None:
             return FAILED, 530, failure_result(InternalError(f"Job command {job.cmd} cannot run here"))
         raw = json.loads(job.params)
@@ -208,12 +206,13 @@ class Dispatcher:
             p = self.validate(ctx, cmd, raw, {k.lower(): v for k, v in raw.items()}, False)
             result = await call_handler(cmd.handler, ctx, p)
             ctx.commit()
+            self.server.called[cmd.name] += 1
             return SUCCEEDED, 0, render.body(cmd.response_name, cmd.response, result)[cmd.response_name]
         except ApiError as error:
-            db.rollback()
+            ctx.rollback()
             return FAILED, error.errorcode, failure_result(error)
         except Exception:
-            db.rollback()
+            ctx.rollback()
             log.exception("job %s (%s) failed", job.uuid, job.cmd)
             return FAILED, 530, internal_failure()
 

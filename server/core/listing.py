@@ -34,20 +34,26 @@ def page_bounds(ctx: Context, p: Params) -> tuple[int | None, int]:
 
 
 def paged(ctx: Context, p: Params, query: Select, view, *, keyword_columns=(), order_by=None) -> ListResult:
-    """Run `query` as a page: count before paging, then the page; `view` turns rows into dicts."""
+    """Run `query` as a page; `view` turns rows into dicts.
+
+    One statement answers both the page and the total before paging (a `count(*) OVER ()` column);
+    only a page past the end needs a second, counting statement.
+    """
     if p.keyword and keyword_columns:
         pattern = f"%{p.keyword}%"
         query = query.where(or_(*(column.like(pattern) for column in keyword_columns)))
     limit, offset = page_bounds(ctx, p)
-    total = ctx.db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    if not total:
-        return ListResult([], 0)
+    counted = query.add_columns(func.count().over().label("_total"))
     if order_by is not None:
-        query = query.order_by(*order_by) if isinstance(order_by, tuple) else query.order_by(order_by)
+        counted = counted.order_by(*order_by) if isinstance(order_by, tuple) else counted.order_by(order_by)
     if limit is not None:
-        query = query.limit(limit).offset(offset)
-    rows = ctx.db.execute(query).all()
-    return ListResult([view(*row) if len(row) > 1 else view(row[0]) for row in rows], total)
+        counted = counted.limit(limit).offset(offset)
+    rows = ctx.db.execute(counted).all()
+    if not rows:
+        total = ctx.db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) if offset else 0
+        return ListResult([], total)
+    total = rows[0][-1]
+    return ListResult([view(*row[:-1]) if len(row) > 2 else view(row[0]) for row in rows], total)
 
 
 def domain_paths(ctx: Context) -> dict[int, tuple[str, str]]:

@@ -27,10 +27,13 @@ def format_date(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+_SCALARS = (str, int, float, bool)
+
+
 def clean(value: Any) -> Any:
     """Drop None fields (JSON omits empty fields) and format dates."""
     if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items() if v is not None}
+        return {k: v if type(v) in _SCALARS else clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
         return [clean(v) for v in value]
     if isinstance(value, dt.datetime):

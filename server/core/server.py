@@ -23,6 +23,8 @@ log = logging.getLogger("sandstack.server")
 HEARTBEAT_SECONDS = 5
 # A server whose heartbeat is older than this is considered stopped; its pending jobs are failed.
 STALE_SECONDS = 60
+# How often the system VM manager looks at the zones when nothing asked it to.
+SYSTEM_VM_PERIOD = 5
 
 
 class ManagementServerHost(Entity, Base):
@@ -51,13 +53,16 @@ class ManagementServer:
         self.engine = make_engine(db_url)
         self.sessionmaker = make_sessionmaker(self.engine)
         self.caches = Caches()
-        self.config = Config(self.caches, SETTINGS, settings)
+        self.config = Config(self.caches, SETTINGS, settings, session_factory=self.session)
         self.registry = registry.load()
         self.models = {m.class_.__name__: m.class_ for m in Base.registry.mappers}
         # Stable across restarts of the same server, so its own interrupted jobs are recognised.
         self.msid = zlib.crc32(f"{socket.gethostname()}:{port}".encode()) & 0x7FFFFFFF
         self.ms_uuid = None
         self.called: collections.Counter[str] = collections.Counter()
+        # The system VM manager: zones whose system VMs may need work, and why a zone is blocked.
+        self.system_vm_zones_dirty = True
+        self.system_vm_blockers: dict[int, str] = {}
         self.clock = time.time
 
         from ..iam.sessions import Sessions
@@ -76,10 +81,12 @@ class ManagementServer:
     def prepare(self) -> None:
         """Bring the schema to the code's revision, seed what a fresh cloud has, register this server."""
         from ..iam.bootstrap import bootstrap
+        from ..storage.templates import seed_guest_os_and_templates
 
         schema.ensure(self.engine)
         with self.session() as db:
             bootstrap(db, self)
+            seed_guest_os_and_templates(db)
             Caches.seed(db)
             self.register(db)
             db.commit()
@@ -97,19 +104,32 @@ class ManagementServer:
         self.ms_uuid = row.uuid
 
     async def background(self) -> None:
-        """Cache polling, heartbeat, leftover jobs and other servers' stale jobs, forever."""
-        beat = 0.0
+        """Cache polling, heartbeat, leftover jobs, other servers' stale jobs, system VMs — forever."""
+        from ..infra import system_vms
+
+        beat = managed = 0.0
         while True:
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.5 if self.system_vm_zones_dirty else 1)
             try:
                 with self.session() as db:
                     self.caches.poll(db)
                     if time.monotonic() - beat >= HEARTBEAT_SECONDS:
                         beat = time.monotonic()
                         self.heartbeat(db)
+                    leader = self.is_leader(db)
                 self.jobs.claim_pending()
+                # Only one server manages system VMs, so two never create the same zone's VMs.
+                if leader and (self.system_vm_zones_dirty or time.monotonic() - managed >= SYSTEM_VM_PERIOD):
+                    self.system_vm_zones_dirty, managed = False, time.monotonic()
+                    await system_vms.manage(self)
             except Exception:  # the loop must survive a database hiccup
                 log.exception("background maintenance failed")
+
+    def is_leader(self, db: Session) -> bool:
+        """The Up management server with the lowest msid leads."""
+        lowest = db.scalar(select(ManagementServerHost.msid).where(ManagementServerHost.state == "Up")
+                           .order_by(ManagementServerHost.msid).limit(1))
+        return lowest in (None, self.msid)
 
     def heartbeat(self, db: Session) -> None:
         db.execute(update(ManagementServerHost).where(ManagementServerHost.msid == self.msid)

@@ -48,7 +48,7 @@ class Sessions:
                 db.get(LoginSession, session_id).last_seen = current
                 db.commit()
                 session.last_seen = current
-            principal = auth.by_user_id(self.server.caches, db, session.user_id)
+            principal = auth.by_user_id(self.server, session.user_id, db)
         if principal is None or not principal.enabled:
             return None
         return principal
@@ -87,11 +87,10 @@ class Sessions:
         dispatcher = self.server.dispatcher
         response_name = name + "response"
         try:
-            if name == "login":
-                self.server.called["login"] += 1
-                return self.login(request, lowered, as_json)
-            self.server.called["logout"] += 1
-            return self.logout(request, lowered, as_json)
+            answer = self.login(request, lowered, as_json) if name == "login" else \
+                self.logout(request, lowered, as_json)
+            self.server.called[name] += 1
+            return answer
         except (AccountError, InvalidParameter, MethodNotAllowed) as error:
             return dispatcher.error(response_name, error, as_json)
 

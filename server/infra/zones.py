@@ -122,6 +122,7 @@ def create_zone(ctx, p):
     apply_zone_fields(zone, p)
     ctx.db.add(zone)
     ctx.db.flush()
+    ctx.touch("zones")
     ctx.event("ZONE.CREATE", f"Zone {zone.name} created", resource_type="Zone", resource_id=zone.uuid)
     return views.zone(ctx, zone)
 
@@ -162,6 +163,7 @@ def update_zone(ctx, p):
         details = json.loads(zone.details) if zone.details else {}
         details.update(map_to_dict(p.details))
         zone.details = json.dumps(details)
+    ctx.touch("zones")
     ctx.event("ZONE.EDIT", f"Zone {zone.name} updated", resource_type="Zone", resource_id=zone.uuid)
     ctx.db.flush()
     if state == ENABLED:
@@ -191,6 +193,7 @@ def delete_zone(ctx, p):
     if busy:
         raise ResourceInUse(f"The zone is not deletable because there are {busy} in this zone")
     zone.removed = now()
+    ctx.touch("zones")
     ctx.event("ZONE.DELETE", f"Zone {zone.name} deleted", resource_type="Zone", resource_id=zone.uuid)
     return {"success": True}
 

@@ -33,11 +33,18 @@ CAPABILITY_SETTINGS = {
 @command("listCapabilities", response="capability", params=[])
 def list_capabilities(ctx, p):
     """Lists capabilities"""
+    config_cache = ctx.server.caches.get("config")
+    if "capabilities" not in config_cache:
+        config_cache["capabilities"] = settings_capabilities(ctx)
+    return {**config_cache["capabilities"], "securitygroupsenabled": security_groups_enabled(ctx)}
+
+
+def settings_capabilities(ctx) -> dict:
+    """The part of the capabilities that follows global settings (cached until a setting changes)."""
     capability = {
-        "cloudstackversion": CLOUDSTACK_VERSION, "securitygroupsenabled": security_groups_enabled(ctx),
-        "dynamicrolesenabled": True, "supportELB": "false", "regionsecondaryenabled": False,
-        "kubernetesserviceenabled": False, "kubernetesclusterexperimentalfeaturesenabled": False,
-        "sharedfsvmminramsize": None,
+        "cloudstackversion": CLOUDSTACK_VERSION, "dynamicrolesenabled": True, "supportELB": "false",
+        "regionsecondaryenabled": False, "kubernetesserviceenabled": False,
+        "kubernetesclusterexperimentalfeaturesenabled": False,
     }
     for field, setting in CAPABILITY_SETTINGS.items():
         if setting in ctx.server.config.settings:
@@ -49,12 +56,14 @@ def list_capabilities(ctx, p):
 
 
 def security_groups_enabled(ctx) -> bool:
-    """True once any zone has security groups (zones arrive with the infrastructure domain)."""
-    zone = ctx.server.models.get("DataCenter")
-    if zone is None:
-        return False
-    return ctx.db.scalar(select(zone.id).where(zone.security_group_enabled.is_(True),
-                                               zone.removed.is_(None)).limit(1)) is not None
+    """True once any zone has security groups; cached until a zone changes."""
+    from ..infra.models import DataCenter
+
+    cache = ctx.server.caches.get("zones")
+    if "sg" not in cache:
+        cache["sg"] = ctx.db.scalar(select(DataCenter.id).where(DataCenter.security_group_enabled.is_(True),
+                                                                DataCenter.removed.is_(None)).limit(1)) is not None
+    return cache["sg"]
 
 
 @command("listApis", response="api", params=[
@@ -65,7 +74,7 @@ def list_apis(ctx, p):
     from ..core.render import ListResult
 
     allowed = [cmd for cmd in ctx.server.registry.values()
-               if auth.command_allowed(ctx.server.caches, ctx.db, ctx.caller, cmd)]
+               if auth.command_allowed(ctx.server, ctx.caller, cmd, ctx.db)]
     if p.name:
         allowed = [cmd for cmd in allowed if cmd.name == p.name]
         if not allowed:
