@@ -1,0 +1,1 @@
+"""The `marvin` command line (being written)."""

@@ -1,0 +1,1 @@
+"""Resource classes and helpers for tests (the spirit and the names of upstream Marvin's lib)."""

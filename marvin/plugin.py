@@ -1,0 +1,1 @@
+"""pytest plugin for Marvin-style tests (being written)."""
