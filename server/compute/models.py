@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import Base, Entity
@@ -39,3 +39,85 @@ class VMInstance(Entity, Base):
     link_local_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     update_count: Mapped[int] = mapped_column(Integer, default=0)
     last_started: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ServiceOffering(Entity, Base):
+    """Compute offerings: fixed, or custom (constrained by min/max, or unconstrained); system ones too."""
+
+    __tablename__ = "service_offering"
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    display_text: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    cpu: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: chosen at deploy (custom)
+    speed: Mapped[int | None] = mapped_column(Integer, nullable=True)  # MHz
+    ram_size: Mapped[int | None] = mapped_column(Integer, nullable=True)  # MiB
+    min_cpu: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_cpu: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    min_memory: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_memory: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    customized: Mapped[bool] = mapped_column(Boolean, default=False)
+    ha_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    limit_cpu_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    dynamic_scaling_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    host_tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    storage_tags: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    storage_type: Mapped[str] = mapped_column(String(16), default="shared")  # shared | local
+    provisioning_type: Mapped[str] = mapped_column(String(16), default="thin")  # thin | sparse | fat
+    network_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deployment_planner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    root_disk_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # bytes
+    disk_offering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    system_vm_type: Mapped[str | None] = mapped_column(String(64), nullable=True)  # domainrouter, ...
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="Active")  # Active | Inactive
+    sort_key: Mapped[int] = mapped_column(Integer, default=0)
+    # Visibility: comma-separated internal ids; None means public / every zone.
+    domain_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    zone_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+
+
+class DiskOffering(Entity, Base):
+    __tablename__ = "disk_offering"
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    display_text: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    disk_size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes; 0 when customized
+    customized: Mapped[bool] = mapped_column(Boolean, default=False)
+    customized_iops: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_iops: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_iops: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes_read_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    iops_read_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    iops_write_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tags: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # storage tags
+    storage_type: Mapped[str] = mapped_column(String(16), default="shared")
+    provisioning_type: Mapped[str] = mapped_column(String(16), default="thin")
+    disk_size_strictness: Mapped[bool] = mapped_column(Boolean, default=False)
+    encrypt: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Service offerings own a hidden disk offering for the root disk, as upstream (compute_only).
+    compute_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="Active")
+    sort_key: Mapped[int] = mapped_column(Integer, default=0)
+    domain_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    zone_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+
+
+class SSHKeyPair(Entity, Base):
+    __tablename__ = "ssh_keypairs"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    public_key: Mapped[str] = mapped_column(String(5120))
+
+
+class UserData(Entity, Base):
+    """Registered user data (registerUserData), linkable to templates and VMs."""
+
+    __tablename__ = "user_data"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    user_data: Mapped[str] = mapped_column(Text)  # base64, as received
+    params: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # comma-separated names

@@ -39,6 +39,11 @@ COMMAND_MODULES = (
     "sandstack.storage.image_stores",
     "sandstack.storage.templates",
     "sandstack.hypervisors.commands",
+    "sandstack.compute.offerings",
+    "sandstack.compute.ssh_keys",
+    "sandstack.compute.userdata",
+    "sandstack.platform.tags",
+    "sandstack.iam.limits",
 )
 
 
@@ -119,6 +124,14 @@ def command(name: str, *, params: list[Param] = (), isasync: bool = False, respo
     return declare
 
 
+# Models no command module imports directly (so the schema always has their tables).
+MODEL_MODULES = (
+    "sandstack.compute.models",
+    "sandstack.storage.models",
+    "sandstack.platform.models",
+    "sandstack.usage.models",
+)
+
 _loaded = False
 
 
@@ -126,7 +139,7 @@ def load() -> dict[str, Command]:
     """Import every domain's command module (once) and resolve entity names to model classes."""
     global _loaded
     if not _loaded:
-        for module in COMMAND_MODULES:
+        for module in MODEL_MODULES + COMMAND_MODULES:
             importlib.import_module(module)
         _resolve_entities()
         _loaded = True

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import Base, Entity, now
@@ -86,3 +86,26 @@ class LoginSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+
+class ResourceLimit(Base):
+    """A limit of one resource type for an account or a domain (-1: unlimited)."""
+
+    __tablename__ = "resource_limit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))  # user_vm, public_ip, volume, ... (upstream names)
+    max: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True, index=True)
+    domain_id: Mapped[int | None] = mapped_column(ForeignKey("domain.id"), nullable=True, index=True)
+
+
+class ResourceCount(Base):
+    """How much of a resource type an account or domain uses now; updated with conditional UPDATEs."""
+
+    __tablename__ = "resource_count"
+    __table_args__ = (UniqueConstraint("type", "account_id", "domain_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True, index=True)
+    domain_id: Mapped[int | None] = mapped_column(ForeignKey("domain.id"), nullable=True, index=True)

@@ -122,3 +122,12 @@ class TemplateStoreRef(Base):
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     error_str: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TemplatePermission(Base):
+    """Accounts a private template or ISO is shared with (launch_permission)."""
+
+    __tablename__ = "launch_permission"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("vm_template.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)

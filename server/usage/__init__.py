@@ -1,0 +1,1 @@
+"""Usage: the events a usage server aggregates into billable records."""
