@@ -39,6 +39,16 @@ class VMInstance(Entity, Base):
     link_local_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     update_count: Mapped[int] = mapped_column(Integer, default=0)
     last_started: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # User VMs (upstream's user_vm and vm_instance details).
+    service_offering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # user VMs
+    iso_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_data_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    keypairs: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # comma-separated names
+    password: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    display_vm: Mapped[bool] = mapped_column(Boolean, default=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object
+    destroyed: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ServiceOffering(Entity, Base):
@@ -121,3 +131,36 @@ class UserData(Entity, Base):
     name: Mapped[str] = mapped_column(String(255))
     user_data: Mapped[str] = mapped_column(Text)  # base64, as received
     params: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # comma-separated names
+
+
+class AffinityGroup(Entity, Base):
+    """host affinity / host anti-affinity (and explicit dedication) groups of an account."""
+
+    __tablename__ = "affinity_group"
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(64))  # host affinity | host anti-affinity | ExplicitDedication
+    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    acl_type: Mapped[str] = mapped_column(String(16), default="Account")
+
+
+class AffinityGroupVm(Base):
+    __tablename__ = "affinity_group_vm_map"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    affinity_group_id: Mapped[int] = mapped_column(ForeignKey("affinity_group.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
+
+
+class InstanceGroup(Entity, Base):
+    __tablename__ = "instance_group"
+    name: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+
+
+class InstanceGroupVm(Base):
+    __tablename__ = "instance_group_vm_map"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("instance_group.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)

@@ -44,6 +44,13 @@ COMMAND_MODULES = (
     "sandstack.compute.userdata",
     "sandstack.platform.tags",
     "sandstack.iam.limits",
+    "sandstack.network.offerings",
+    "sandstack.network.networks",
+    "sandstack.network.routers",
+    "sandstack.compute.vms",
+    "sandstack.compute.affinity",
+    "sandstack.storage.volumes",
+    "sandstack.storage.snapshots",
 )
 
 
@@ -128,6 +135,7 @@ def command(name: str, *, params: list[Param] = (), isasync: bool = False, respo
 MODEL_MODULES = (
     "sandstack.compute.models",
     "sandstack.storage.models",
+    "sandstack.network.models",
     "sandstack.platform.models",
     "sandstack.usage.models",
 )

@@ -131,3 +131,75 @@ class TemplatePermission(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("vm_template.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+
+
+class Volume(Entity, Base):
+    """Root and data disks. States as upstream: Allocated, Creating, Ready, Attaching, Migrating,
+    Resizing, UploadOp, Uploaded, Destroy, Expunging, Expunged."""
+
+    __tablename__ = "volumes"
+    name: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("data_center.id"), index=True)
+    pod_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("storage_pool.id"), nullable=True, index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("vm_instance.id"), nullable=True, index=True)
+    device_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    volume_type: Mapped[str] = mapped_column(String(16))  # ROOT | DATADISK
+    size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
+    min_iops: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_iops: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    disk_offering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    template_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # created from
+    format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    provisioning_type: Mapped[str] = mapped_column(String(16), default="thin")
+    state: Mapped[str] = mapped_column(String(32), default="Allocated", index=True)
+    attached: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    display_volume: Mapped[bool] = mapped_column(Boolean, default=True)
+    chain_info: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Snapshot(Entity, Base):
+    __tablename__ = "snapshots"
+    name: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("data_center.id"))
+    volume_id: Mapped[int] = mapped_column(ForeignKey("volumes.id"), index=True)
+    volume_type: Mapped[str] = mapped_column(String(16))
+    snapshot_type: Mapped[str] = mapped_column(String(16), default="MANUAL")  # MANUAL|HOURLY|DAILY|...
+    interval_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    physical_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    hypervisor_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    state: Mapped[str] = mapped_column(String(32), default="Allocated")  # Allocated|CreatedOnPrimary|BackedUp|Destroyed
+    location_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # PRIMARY | SECONDARY
+
+
+class SnapshotPolicy(Entity, Base):
+    __tablename__ = "snapshot_policy"
+    volume_id: Mapped[int] = mapped_column(ForeignKey("volumes.id"), index=True)
+    schedule: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64))
+    interval: Mapped[int] = mapped_column(Integer)  # 0 hourly, 1 daily, 2 weekly, 3 monthly
+    max_snaps: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    display: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class VMSnapshot(Entity, Base):
+    __tablename__ = "vm_snapshots"
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    vm_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    type: Mapped[str] = mapped_column(String(16), default="Disk")  # Disk | DiskAndMemory
+    state: Mapped[str] = mapped_column(String(32), default="Allocated")  # Allocated|Creating|Ready|...
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    service_offering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

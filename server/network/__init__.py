@@ -1,0 +1,1 @@
+"""Guest networking: network offerings, networks, NICs and their addresses (rules, routers, VPC follow)."""
