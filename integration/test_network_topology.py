@@ -59,6 +59,13 @@ def make_pod(admin, zone, third_octet=3):
                  netmask="255.255.255.0", startip=f"10.30.{third_octet}.10", endip=f"10.30.{third_octet}.90")
 
 
+def shared_network(admin, zone, offering="DefaultSharedNetworkOfferingWithSGService", **extra):
+    """The guest network a Basic/SG zone's pod ranges belong to (spec §5.2, §5.4)."""
+    (row,) = admin.list("listNetworkOfferings", name=offering)
+    return admin("createNetwork", name=unique("guest"), networkofferingid=row["id"], zoneid=zone["id"],
+                 **extra)
+
+
 def providers_by_name(admin, network):
     return {p["name"]: p for p in admin.list("listNetworkServiceProviders", physicalnetworkid=network["id"])}
 
@@ -114,7 +121,8 @@ def test_basic_zone_topology(admin):
         enable_provider(admin, network, name)
     assert admin("updatePhysicalNetwork", id=network["id"], state="Enabled")["state"] == "Enabled"
     pod = make_pod(admin, zone, 4)
-    guest = admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], networkid=unique("net"),
+    guest_network = shared_network(admin, zone)
+    guest = admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], networkid=guest_network["id"],
                   forvirtualnetwork=False, startip="10.30.2.10", endip="10.30.2.250", gateway="10.30.2.1",
                   netmask="255.255.255.0")
     assert (guest["podid"], guest["podname"], guest["forvirtualnetwork"]) == (pod["id"], pod["name"], False)
@@ -141,8 +149,13 @@ def test_basic_zone_rules(admin):
     wrong_range = refused(admin, "createPhysicalNetwork", zoneid=make_zone(admin, "Basic")["id"],
                           name=unique("pnet"), broadcastdomainrange="Zone")
     assert wrong_range.errorcode == 431 and "POD only" in wrong_range.errortext
+    networkless = refused(admin, "createVlanIpRange", podid=pod["id"], forvirtualnetwork=False,
+                          startip="10.30.6.10", endip="10.30.6.20", gateway="10.30.6.1",
+                          netmask="255.255.255.0")
+    assert networkless.errorcode == 431 and "networkid" in networkless.errortext
     assert admin("createVlanIpRange", podid=pod["id"], forvirtualnetwork=False, startip="10.30.6.10",
-                 endip="10.30.6.20", gateway="10.30.6.1", netmask="255.255.255.0")["zoneid"] == zone["id"]
+                 endip="10.30.6.20", gateway="10.30.6.1", netmask="255.255.255.0",
+                 networkid=shared_network(admin, zone)["id"])["zoneid"] == zone["id"]
 
 
 def test_basic_zone_with_elastic_ip_takes_public_ranges(admin):
@@ -188,7 +201,8 @@ def test_advanced_zone_with_security_groups(admin):
         enable_provider(admin, network, name)
     admin("updatePhysicalNetwork", id=network["id"], state="Enabled", vlan="500-520")
     pod = make_pod(admin, zone)
-    guest = admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], networkid=unique("net"),
+    guest_network = shared_network(admin, zone, gateway="10.50.0.1", netmask="255.255.255.0", vlan="200")
+    guest = admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], networkid=guest_network["id"],
                   vlan="200", forvirtualnetwork=False, startip="10.50.0.10", endip="10.50.0.100",
                   gateway="10.50.0.1", netmask="255.255.255.0", startipv6="fd00:50::10",
                   endipv6="fd00:50::ff", ip6gateway="fd00:50::1", ip6cidr="fd00:50::/64")
@@ -285,9 +299,11 @@ def test_dedicated_public_ranges(admin, advanced, account_factory):
                       domainid=acct["domainid"])
     assert unknown.errorcode == 431 and "Unable to find account" in unknown.errortext
     pod = make_pod(admin, zone, 7)
-    guest = admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], networkid=unique("net"), vlan="97",
-                  forvirtualnetwork=False, startip="10.60.0.10", endip="10.60.0.20", gateway="10.60.0.1",
-                  netmask="255.255.255.0")
+    guest_network = shared_network(admin, zone, "DefaultSharedNetworkOffering", gateway="10.60.0.1",
+                                   netmask="255.255.255.0", vlan="97")
+    guest = admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], networkid=guest_network["id"],
+                  vlan="97", forvirtualnetwork=False, startip="10.60.0.10", endip="10.60.0.20",
+                  gateway="10.60.0.1", netmask="255.255.255.0")
     not_public = refused(admin, "dedicatePublicIpRange", id=guest["id"], domainid=acct["domainid"])
     assert not_public.errorcode == 431 and "not a public IP range" in not_public.errortext
     events = {e["type"] for e in admin.list("listEvents", listall=True, resourceid=dedicated["id"])}

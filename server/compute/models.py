@@ -44,7 +44,7 @@ class VMInstance(Entity, Base):
     iso_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     user_data_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    keypairs: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # comma-separated names
+    keypairs: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated names
     password: Mapped[str | None] = mapped_column(String(255), nullable=True)
     display_vm: Mapped[bool] = mapped_column(Boolean, default=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object
@@ -56,7 +56,7 @@ class ServiceOffering(Entity, Base):
 
     __tablename__ = "service_offering"
     name: Mapped[str] = mapped_column(String(255), index=True)
-    display_text: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    display_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     cpu: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: chosen at deploy (custom)
     speed: Mapped[int | None] = mapped_column(Integer, nullable=True)  # MHz
     ram_size: Mapped[int | None] = mapped_column(Integer, nullable=True)  # MiB
@@ -69,7 +69,7 @@ class ServiceOffering(Entity, Base):
     limit_cpu_use: Mapped[bool] = mapped_column(Boolean, default=False)
     dynamic_scaling_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     host_tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    storage_tags: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    storage_tags: Mapped[str | None] = mapped_column(Text, nullable=True)
     storage_type: Mapped[str] = mapped_column(String(16), default="shared")  # shared | local
     provisioning_type: Mapped[str] = mapped_column(String(16), default="thin")  # thin | sparse | fat
     network_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -82,14 +82,14 @@ class ServiceOffering(Entity, Base):
     state: Mapped[str] = mapped_column(String(16), default="Active")  # Active | Inactive
     sort_key: Mapped[int] = mapped_column(Integer, default=0)
     # Visibility: comma-separated internal ids; None means public / every zone.
-    domain_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
-    zone_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    domain_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    zone_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DiskOffering(Entity, Base):
     __tablename__ = "disk_offering"
     name: Mapped[str] = mapped_column(String(255), index=True)
-    display_text: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    display_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     disk_size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes; 0 when customized
     customized: Mapped[bool] = mapped_column(Boolean, default=False)
     customized_iops: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -99,7 +99,7 @@ class DiskOffering(Entity, Base):
     bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     iops_read_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     iops_write_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    tags: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # storage tags
+    tags: Mapped[str | None] = mapped_column(Text, nullable=True)  # storage tags
     storage_type: Mapped[str] = mapped_column(String(16), default="shared")
     provisioning_type: Mapped[str] = mapped_column(String(16), default="thin")
     disk_size_strictness: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -109,8 +109,8 @@ class DiskOffering(Entity, Base):
     is_system: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(16), default="Active")
     sort_key: Mapped[int] = mapped_column(Integer, default=0)
-    domain_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
-    zone_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    domain_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    zone_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SSHKeyPair(Entity, Base):
@@ -119,7 +119,7 @@ class SSHKeyPair(Entity, Base):
     domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
     name: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(128))
-    public_key: Mapped[str] = mapped_column(String(5120))
+    public_key: Mapped[str] = mapped_column(Text)
 
 
 class UserData(Entity, Base):
@@ -130,7 +130,7 @@ class UserData(Entity, Base):
     domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
     name: Mapped[str] = mapped_column(String(255))
     user_data: Mapped[str] = mapped_column(Text)  # base64, as received
-    params: Mapped[str | None] = mapped_column(String(4096), nullable=True)  # comma-separated names
+    params: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated names
 
 
 class AffinityGroup(Entity, Base):
@@ -139,7 +139,7 @@ class AffinityGroup(Entity, Base):
     __tablename__ = "affinity_group"
     name: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(64))  # host affinity | host anti-affinity | ExplicitDedication
-    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
     acl_type: Mapped[str] = mapped_column(String(16), default="Account")

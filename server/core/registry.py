@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "sandstack.storage.pools",
     "sandstack.storage.image_stores",
     "sandstack.storage.templates",
+    "sandstack.storage.os_types",
     "sandstack.hypervisors.commands",
     "sandstack.compute.offerings",
     "sandstack.compute.ssh_keys",
@@ -47,10 +48,13 @@ COMMAND_MODULES = (
     "sandstack.network.offerings",
     "sandstack.network.networks",
     "sandstack.network.routers",
+    "sandstack.network.vpc_offerings",
     "sandstack.compute.vms",
+    "sandstack.compute.vm_changes",
     "sandstack.compute.affinity",
     "sandstack.storage.volumes",
     "sandstack.storage.snapshots",
+    "sandstack.storage.vm_snapshots",
 )
 
 

@@ -80,13 +80,19 @@ class ManagementServer:
 
     def prepare(self) -> None:
         """Bring the schema to the code's revision, seed what a fresh cloud has, register this server."""
+        from ..compute.offerings import seed_offerings
         from ..iam.bootstrap import bootstrap
+        from ..network.offerings import seed_network_offerings
+        from ..network.vpc_offerings import seed_vpc_offerings
         from ..storage.templates import seed_guest_os_and_templates
 
         schema.ensure(self.engine)
         with self.session() as db:
             bootstrap(db, self)
             seed_guest_os_and_templates(db)
+            seed_network_offerings(db)
+            seed_vpc_offerings(db)
+            seed_offerings(db)
             Caches.seed(db)
             self.register(db)
             db.commit()
@@ -105,7 +111,9 @@ class ManagementServer:
 
     async def background(self) -> None:
         """Cache polling, heartbeat, leftover jobs, other servers' stale jobs, system VMs — forever."""
+        from ..compute.vm_sweeper import expunge_pass
         from ..infra import system_vms
+        from ..storage import template_downloads
 
         beat = managed = 0.0
         while True:
@@ -118,10 +126,13 @@ class ManagementServer:
                         self.heartbeat(db)
                     leader = self.is_leader(db)
                 self.jobs.claim_pending()
+                if leader:
+                    await template_downloads.start_downloads(self)
                 # Only one server manages system VMs, so two never create the same zone's VMs.
                 if leader and (self.system_vm_zones_dirty or time.monotonic() - managed >= SYSTEM_VM_PERIOD):
                     self.system_vm_zones_dirty, managed = False, time.monotonic()
                     await system_vms.manage(self)
+                await expunge_pass(self, leader)
             except Exception:  # the loop must survive a database hiccup
                 log.exception("background maintenance failed")
 

@@ -13,6 +13,6 @@ class SimulatorMock(Entity, Base):
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id"), nullable=True)
     host_id: Mapped[int | None] = mapped_column(ForeignKey("host.id"), nullable=True)
     name: Mapped[str] = mapped_column(String(255), index=True)  # agent command: StartCommand, ...
-    values: Mapped[str] = mapped_column(String(4096))  # "result:fail;wait:500"
+    values: Mapped[str] = mapped_column(Text)  # "result:fail;wait:500"
     count: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: until cleaned up
     json_response: Mapped[str | None] = mapped_column(Text, nullable=True)

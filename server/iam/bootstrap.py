@@ -3,11 +3,10 @@
 Idempotent: runs at every start and adds only what is missing.
 """
 
-import secrets
-
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from ..core.db import new_uuid
 from ..core.passwords import hash_password, new_api_key
 from ..core.registry import ADMIN, DOMAIN_ADMIN, RESOURCE_ADMIN, USER
 from .models import ADMIN_ACCOUNT, Account, Domain, Role, RolePermission, User
@@ -27,27 +26,35 @@ READ_ONLY_RULES = (("list*", "ALLOW"), ("get*", "ALLOW"), ("query*", "ALLOW"), (
 
 def bootstrap(db: Session, server) -> None:
     if db.get(Domain, 1) is None:
-        db.add(Domain(id=1, name="ROOT", path="/", level=0))
-    for role_id, name, role_type, description in DEFAULT_ROLES:
-        if db.get(Role, role_id) is None:
-            db.add(Role(id=role_id, name=name, role_type=role_type, description=description, is_default=True))
-            db.flush()
-            if name.startswith("Read-Only"):
-                for order, (rule, permission) in enumerate(READ_ONLY_RULES):
-                    db.add(RolePermission(role_id=role_id, rule=rule, permission=permission, sort_order=order))
-    if db.get(Account, 1) is None:
-        db.add(Account(id=1, account_name="system", type=ADMIN_ACCOUNT, role_id=1, domain_id=1, is_default=True))
-        db.add(Account(id=2, account_name="admin", type=ADMIN_ACCOUNT, role_id=1, domain_id=1, is_default=True))
-        db.flush()
-        db.add(User(id=1, username="system", password=hash_password(secrets.token_urlsafe(24)),
-                     firstname="system", lastname="cloud", account_id=1, is_default=True))
-        db.add(User(id=2, username="admin", password=hash_password("password"), firstname="admin",
-                     lastname="cloud", account_id=2, is_default=True))
-        db.flush()
+        seed_identity(db)
     if server.sandbox:
         admin = db.get(User, 2)
         if not admin.api_key:
             admin.api_key, admin.secret_key = new_api_key(), new_api_key()
+
+
+def seed_identity(db: Session) -> None:
+    """A fresh database: bulk inserts, and only the admin password hashed (start-up time matters)."""
+    db.execute(insert(Domain), [{"id": 1, "name": "ROOT", "path": "/", "level": 0, "uuid": new_uuid()}])
+    db.execute(insert(Role), [
+        {"id": role_id, "name": name, "role_type": role_type, "description": description, "is_default": True,
+         "uuid": new_uuid()} for role_id, name, role_type, description in DEFAULT_ROLES])
+    rules = [(role_id, rule, permission, order) for role_id, name, _, _ in DEFAULT_ROLES
+             if name.startswith("Read-Only") for order, (rule, permission) in enumerate(READ_ONLY_RULES)]
+    db.execute(insert(RolePermission), [
+        {"role_id": role_id, "rule": rule, "permission": permission, "sort_order": order, "uuid": new_uuid()}
+        for role_id, rule, permission, order in rules])
+    db.execute(insert(Account), [
+        {"id": 1, "account_name": "system", "type": ADMIN_ACCOUNT, "role_id": 1, "domain_id": 1,
+         "is_default": True, "uuid": new_uuid()},
+        {"id": 2, "account_name": "admin", "type": ADMIN_ACCOUNT, "role_id": 1, "domain_id": 1,
+         "is_default": True, "uuid": new_uuid()}])
+    db.execute(insert(User), [
+        # The system user never logs in: its password is no hash at all, so nothing can match it.
+        {"id": 1, "username": "system", "password": "!", "firstname": "system", "lastname": "cloud",
+         "account_id": 1, "is_default": True, "uuid": new_uuid()},
+        {"id": 2, "username": "admin", "password": hash_password("password"), "firstname": "admin",
+         "lastname": "cloud", "account_id": 2, "is_default": True, "uuid": new_uuid()}])
 
 
 def admin_keys(db: Session) -> dict[str, str]:

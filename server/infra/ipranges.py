@@ -6,7 +6,7 @@ can't be deleted while one of its addresses is in use.
 
 import ipaddress
 
-from sqlalchemy import delete, false, insert, select
+from sqlalchemy import delete, false, insert, select, update
 
 from ..core.db import now
 from ..core.errors import InvalidParameter, ResourceInUse
@@ -157,6 +157,26 @@ def check_zone_rules(ctx, zone: DataCenter, pod: HostPod | None, public: bool, n
                                "zone")
 
 
+def check_guest_network(zone: DataCenter, network, p) -> None:
+    """A Basic zone's pod ranges belong to its shared guest network; a range of a network inherits its
+    VLAN, gateway and netmask unless given."""
+    if network is None:
+        if zone.networktype == "Basic":
+            raise InvalidParameter("A guest IP range in a Basic zone needs the networkid of the zone's "
+                                   "shared "
+                                   "guest network")
+        return
+    if network.zone_id != zone.id:
+        raise InvalidParameter(f"The network {network.name} doesn't belong to the zone {zone.name}")
+    if network.guest_type != "Shared" and not network.specify_ip_ranges:
+        raise InvalidParameter(f"The network {network.name} is not a Shared network; guest IP ranges can be "
+                               "added only to Shared networks")
+    if p.vlan is None and network.broadcast_uri:
+        p["vlan"] = network.broadcast_uri
+    if not p.gateway and not p.netmask and network.gateway:
+        p["gateway"], p["netmask"] = network.gateway, network.netmask
+
+
 # ---- resolution of the request ----------------------------------------------------------------
 
 
@@ -213,8 +233,8 @@ def range_text(vlan: Vlan) -> str:
     Param("zoneid", UUID, entity=DataCenter, description="the Zone ID of the VLAN IP range"),
     Param("podid", UUID, entity=HostPod, description="optional parameter. Have to be specified for Direct "
                                                      "Untagged vlan only."),
-    # Guest networks don't exist yet: the id is accepted (Basic and SG zones send it) but not stored.
-    Param("networkid", STRING, description="the network id"),
+    # The shared guest network a guest (DirectAttached) range belongs to: Basic and SG zones' pod ranges.
+    Param("networkid", UUID, entity="Network", description="the network id"),
     Param("physicalnetworkid", UUID, entity=PhysicalNetwork, description="the physical network id"),
     Param("startip", STRING, description="the beginning IP address in the VLAN IP range"),
     Param("endip", STRING, description="the ending IP address in the VLAN IP range"),
@@ -235,11 +255,16 @@ def range_text(vlan: Vlan) -> str:
 ])
 def create_vlan_ip_range(ctx, p):
     """Creates a VLAN IP range."""
+    guest_network = p.networkid
+    if guest_network is not None and p.zoneid is None and p.podid is None:
+        p["zoneid"] = ctx.db.get(DataCenter, guest_network.zone_id)
     zone, pod = range_zone(p)
     zone = zone or ctx.db.get(DataCenter, pod.zone_id)
     # Upstream defaults to a public range; in a Basic zone the only range without Elastic IP is a guest one.
     public = p.forvirtualnetwork if p.forvirtualnetwork is not None else zone.networktype == "Advanced"
-    check_zone_rules(ctx, zone, pod, public, p.networkid)
+    check_zone_rules(ctx, zone, pod, public, guest_network)
+    if not public:
+        check_guest_network(zone, guest_network, p)
     if (p.account or p.domainid) and not public:
         raise InvalidParameter("Only public IP ranges (forvirtualnetwork=true) can be dedicated to an "
                                "account or a domain")
@@ -263,8 +288,13 @@ def create_vlan_ip_range(ctx, p):
                 domain_id=domain.id if domain else None)
     ctx.db.add(vlan)
     ctx.db.flush()
+    if guest_network is not None and not public:
+        vlan.network_id = guest_network.id
     if ipv4:
         add_public_ips(ctx, vlan, *ipv4[1:])
+        if vlan.network_id is not None:
+            ctx.db.execute(update(PublicIp).where(PublicIp.vlan_id == vlan.id).values(
+                source_network_id=vlan.network_id).execution_options(synchronize_session=False))
     ctx.event("VLAN.IP.RANGE.CREATE", f"IP range {range_text(vlan)} ({tag}) created in zone {zone.name}",
               resource_type="VlanIpRange", resource_id=vlan.uuid)
     return views.vlan_range(ctx, vlan)
@@ -320,8 +350,10 @@ def list_vlan_ip_ranges(ctx, p):
     elif p.domainid is not None:
         query = query.where(Vlan.domain_id == p.domainid.id)
     if p.networkid:
-        # No range records its guest network yet, so none matches one.
-        query = query.where(false())
+        from ..network.models import Network
+
+        network = ctx.db.scalar(select(Network.id).where(Network.uuid == p.networkid))
+        query = query.where(Vlan.network_id == network) if network else query.where(false())
     return paged(ctx, p, query, lambda vlan: views.vlan_range(ctx, vlan), keyword_columns=(Vlan.vlan_id,),
                  order_by=Vlan.id)
 

@@ -51,6 +51,13 @@ def internal_lb_element(row, nsp) -> dict:
     return {"id": row.uuid, "nspid": nsp.uuid, "enabled": row.enabled}
 
 
+def guest_network_uuid(ctx, network_id: int | None) -> str | None:
+    from ..network.models import Network
+
+    network = ctx.db.get(Network, network_id) if network_id else None
+    return network.uuid if network else None
+
+
 def vlan_range(ctx, row) -> dict:
     zone = ctx.db.get(DataCenter, row.zone_id)
     pod = ctx.db.get(HostPod, row.pod_id) if row.pod_id else None
@@ -68,8 +75,7 @@ def vlan_range(ctx, row) -> dict:
         "startip": row.start_ip, "endip": row.end_ip, "ip6gateway": row.ip6_gateway, "ip6cidr": row.ip6_cidr,
         "startipv6": start6 or None, "endipv6": end6 or None, "forsystemvms": row.for_system_vms,
         "physicalnetworkid": network.uuid if network else None,
-        # Guest networks don't exist yet; ranges will name theirs once they do.
-        "networkid": None,
+        "networkid": guest_network_uuid(ctx, row.network_id),
     }
 
 

@@ -238,5 +238,10 @@ def list_zones(ctx, p):
         query = query.where(DataCenter.networktype == p.networktype)
     if p.securitygroupenabled is not None:
         query = query.where(DataCenter.security_group_enabled.is_(p.securitygroupenabled))
-    return paged(ctx, p, query, lambda zone: views.zone(ctx, zone, capacities=bool(p.showcapacities)),
-                 keyword_columns=(DataCenter.name, DataCenter.description), order_by=DataCenter.id)
+    from ..platform.tags import fill_tags, tag_filter
+
+    if p.tags:
+        query = tag_filter(ctx, query, DataCenter, "Zone", p.tags)
+    result = paged(ctx, p, query, lambda zone: views.zone(ctx, zone, capacities=bool(p.showcapacities)),
+                   keyword_columns=(DataCenter.name, DataCenter.description), order_by=DataCenter.id)
+    return fill_tags(ctx, "Zone", result)

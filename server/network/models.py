@@ -36,11 +36,11 @@ class NetworkOffering(Entity, Base):
     supports_public_access: Mapped[bool] = mapped_column(Boolean, default=False)
     network_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     service_offering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # router offering
-    tags: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    tags: Mapped[str | None] = mapped_column(Text, nullable=True)
     max_connections: Mapped[int | None] = mapped_column(Integer, nullable=True)
     internet_protocol: Mapped[str] = mapped_column(String(16), default="IPv4")  # IPv4 | DualStack
-    domain_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
-    zone_ids: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    domain_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    zone_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
     sort_key: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -133,3 +133,33 @@ class MacAddressCounter(Base):
     __tablename__ = "op_dc_mac_address"
     zone_id: Mapped[int] = mapped_column(ForeignKey("data_center.id"), primary_key=True)
     next_value: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class VpcOffering(Entity, Base):
+    """What a VPC offers (vpc_offerings): its services come from VpcOfferingService rows."""
+
+    __tablename__ = "vpc_offerings"
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    unique_name: Mapped[str] = mapped_column(String(255))
+    display_text: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(32), default="Disabled")  # Enabled | Disabled
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    service_offering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # VPC router offering
+    distributed_router: Mapped[bool] = mapped_column(Boolean, default=False)
+    region_level_vpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    redundant_router: Mapped[bool] = mapped_column(Boolean, default=False)
+    internet_protocol: Mapped[str] = mapped_column(String(16), default="IPv4")
+    domain_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    zone_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sort_key: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VpcOfferingService(Base):
+    """One service of a VPC offering and its provider (vpc_offering_service_map)."""
+
+    __tablename__ = "vpc_offering_service_map"
+    __table_args__ = (UniqueConstraint("vpc_offering_id", "service", "provider"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vpc_offering_id: Mapped[int] = mapped_column(ForeignKey("vpc_offerings.id"), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))

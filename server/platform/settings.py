@@ -167,6 +167,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             dynamic=False, options="CPU,RAM"),
     Setting("enable.dynamic.scale.vm", "false", "Allow changing the CPU and memory of running VMs",
             type="Boolean", scope="zone"),
+    Setting("vm.userdata.max.length", "32768", "Maximum length of VM user data (base64 characters) accepted "
+            "by an API call", type="Integer"),
     Setting("allow.user.expunge.recover.volume", "true", "Let users expunge and recover their own destroyed "
             "volumes", type="Boolean", scope="account"),
     Setting("allow.user.view.all.domain.accounts", "false", "Let users list every account of their domain",

@@ -15,7 +15,7 @@ class StoragePool(Entity, Base):
     host_address: Mapped[str | None] = mapped_column(String(255), nullable=True)
     path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     port: Mapped[int] = mapped_column(Integer, default=0)
-    url: Mapped[str] = mapped_column(String(2048))
+    url: Mapped[str] = mapped_column(Text)
     zone_id: Mapped[int] = mapped_column(ForeignKey("data_center.id"), index=True)
     pod_id: Mapped[int | None] = mapped_column(ForeignKey("host_pod_ref.id"), nullable=True)
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id"), nullable=True, index=True)
@@ -50,7 +50,7 @@ class ImageStore(Entity, Base):
     __tablename__ = "image_store"
     name: Mapped[str] = mapped_column(String(255))
     protocol: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    url: Mapped[str] = mapped_column(String(2048))
+    url: Mapped[str] = mapped_column(Text)
     provider_name: Mapped[str] = mapped_column(String(32))  # NFS | S3 | Swift | SMB
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("data_center.id"), nullable=True, index=True)
     scope: Mapped[str] = mapped_column(String(16), default="ZONE")  # ZONE | REGION
@@ -86,7 +86,7 @@ class VMTemplate(Entity, Base):
     __tablename__ = "vm_template"
     unique_name: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
-    display_text: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    display_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     type: Mapped[str] = mapped_column(String(32), default="USER")  # SYSTEM | BUILTIN | USER | ROUTING ...
     format: Mapped[str] = mapped_column(String(32))  # VHD | QCOW2 | RAW | OVA | ISO ...
     hypervisor_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -99,12 +99,15 @@ class VMTemplate(Entity, Base):
     password_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     bootable: Mapped[bool] = mapped_column(Boolean, default=True)
     extractable: Mapped[bool] = mapped_column(Boolean, default=False)
-    url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
     checksum: Mapped[str | None] = mapped_column(String(255), nullable=True)
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     bits: Mapped[int] = mapped_column(Integer, default=64)
     arch: Mapped[str] = mapped_column(String(16), default="x86_64")
     state: Mapped[str] = mapped_column(String(32), default="Active")
+    # linkUserDataToTemplate: the registered user data and how a deploy's own user data combines with it.
+    user_data_id: Mapped[int | None] = mapped_column(ForeignKey("user_data.id"), nullable=True)
+    user_data_link_policy: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class TemplateStoreRef(Base):
@@ -194,7 +197,7 @@ class VMSnapshot(Entity, Base):
     __tablename__ = "vm_snapshots"
     name: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
     vm_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
