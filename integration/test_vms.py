@@ -709,6 +709,82 @@ def test_list_answers_a_page_from_a_fixed_number_of_queries(admin, z, server):
     assert counts[2] - counts[1] < 9 and counts[2] <= 25, counts
 
 
+def test_tag_filters_on_vms_volumes_templates_and_networks(admin, z):
+    tagged, plain = deploy(admin, z, name=unique("tag")), deploy(admin, z, name=unique("tag"))
+    (root,) = admin.list("listVolumes", virtualmachineid=tagged["id"])
+    network_id = tagged["nic"][0]["networkid"]
+    label = unique("env")
+    resources = {"UserVm": tagged["id"], "Volume": root["id"], "Template": z.template["id"],
+                 "Network": network_id}
+    for kind, resource_id in resources.items():
+        admin("createTags", resourceids=[resource_id], resourcetype=kind, tags={label: "blue", "tier": "web"})
+    try:
+        def ids(command, **params):
+            return {item["id"] for item in admin.list(command, listall=True, **params)}
+
+        assert ids("listVirtualMachines", tags={label: "blue"}) == {tagged["id"]}
+        assert ids("listVirtualMachines", tags={label: "blue", "tier": "db"}) == set()
+        assert plain["id"] in ids("listVirtualMachines", zoneid=z.zone["id"])
+        assert ids("listVolumes", tags={label: "blue", "tier": "web"}) == {root["id"]}
+        assert ids("listTemplates", templatefilter="all", tags={label: "blue"}) == {z.template["id"]}
+        assert ids("listTemplates", templatefilter="all", tags={label: "green"}) == set()
+        assert ids("listIsos", isofilter="all", tags={label: "blue"}) == set()  # a template is no ISO
+        assert ids("listNetworks", tags={label: "blue"}) == {network_id}
+        for command, params in (("listVirtualMachines", {"id": tagged["id"]}),
+                                ("listVolumes", {"id": root["id"]}),
+                                ("listTemplates", {"templatefilter": "all", "id": z.template["id"]}),
+                                ("listNetworks", {"id": network_id})):
+            (item, *_) = admin.list(command, **params)
+            assert sorted((t["key"], t["value"]) for t in item["tags"]) == [(label, "blue"), ("tier", "web")]
+    finally:
+        for kind, resource_id in resources.items():
+            admin("deleteTags", resourceids=[resource_id], resourcetype=kind,
+                  tags={label: "blue", "tier": "web"})
+
+
+def usage_of(db, uuid: str, prefix: str = "") -> list[str]:
+    return [row[0] for row in db("SELECT type FROM usage_event WHERE resource_uuid = :u AND type LIKE :p "
+                                 "ORDER BY id", u=uuid, p=f"{prefix}%")]
+
+
+def test_usage_events_follow_a_vm_lifecycle(admin, z, db):
+    vm = deploy(admin, z)
+    (root,) = admin.list("listVolumes", virtualmachineid=vm["id"])
+    admin("stopVirtualMachine", id=vm["id"])
+    admin("changeServiceForVirtualMachine", id=vm["id"], serviceofferingid=z.medium["id"])
+    admin("startVirtualMachine", id=vm["id"])
+    vm_snapshot = admin("createVMSnapshot", virtualmachineid=vm["id"])
+    admin("deleteVMSnapshot", vmsnapshotid=vm_snapshot["id"])
+    snapshot = admin("createSnapshot", volumeid=root["id"])
+    admin("deleteSnapshot", id=snapshot["id"])
+    admin("destroyVirtualMachine", id=vm["id"])
+    admin("recoverVirtualMachine", id=vm["id"])
+    admin("destroyVirtualMachine", id=vm["id"], expunge=True)
+    assert usage_of(db, vm["id"], "VM.") == ["VM.CREATE", "VM.START", "VM.STOP", "VM.UPGRADE", "VM.START",
+                                             "VM.STOP", "VM.DESTROY", "VM.CREATE", "VM.DESTROY"]
+    assert usage_of(db, vm["id"], "NETWORK.OFFERING.") == ["NETWORK.OFFERING.ASSIGN",
+                                                          "NETWORK.OFFERING.REMOVE"]
+    # Billing of the root disk stops when it is destroyed (not again when it is expunged), as upstream.
+    assert usage_of(db, root["id"]) == ["VOLUME.CREATE", "VOLUME.DELETE", "VOLUME.CREATE", "VOLUME.DELETE"]
+    assert usage_of(db, vm_snapshot["id"]) == ["VMSNAPSHOT.CREATE", "VMSNAPSHOT.DELETE"]
+    assert usage_of(db, snapshot["id"]) == ["SNAPSHOT.CREATE", "SNAPSHOT.DELETE"]
+    (upgrade,) = db("SELECT e.offering_id FROM usage_event e WHERE e.resource_uuid = :u AND e.type = "
+                    "'VM.UPGRADE'", u=vm["id"])
+    assert upgrade[0] == internal_id(db, "service_offering", z.medium["id"])
+
+
+def test_a_failed_deployment_stops_its_billing(admin, z, db):
+    mock = admin("configureSimulator", zoneid=z.zone["id"], name="StartCommand", value="result:fail", count=1)
+    try:
+        with pytest.raises(JobFailed) as failed:
+            deploy(admin, z)
+    finally:
+        admin("cleanupSimulatorMock", id=mock["id"])
+    vm_uuid = admin.request("queryAsyncJobResult", {"jobid": failed.value.jobid})["jobinstanceid"]
+    assert "Simulated failure" in failed.value.errortext
+    assert usage_of(db, vm_uuid, "VM.") == ["VM.CREATE", "VM.DESTROY"]
+
+
 # ---- concurrency --------------------------------------------------------------------------------
 
 def test_concurrent_deployments_never_overcommit(admin, db):

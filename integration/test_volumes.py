@@ -3,6 +3,8 @@ extracted, uploaded and deleted through the API, with simulator faults failing t
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from marvin.errors import CloudstackError, JobFailed
@@ -315,6 +317,30 @@ def test_snapshot_policies(admin, z):
         assert error.errorcode == 431 and text_part in error.errortext, error.errortext
     assert admin("deleteSnapshotPolicies", ids=[daily["id"], weekly["id"]]) == {"success": True}
     assert admin.list("listSnapshotPolicies", volumeid=root["id"]) == []
+
+
+def test_snapshots_taken_for_a_policy_are_recurring_and_keep_maxsnaps(admin, z):
+    """createSnapshot with `policyid` takes a snapshot of the policy's interval and applies its retention,
+    as the scheduler's snapshots do (tests/unit/test_snapshot_scheduler.py runs the schedule itself)."""
+    vm = deploy(admin, z)
+    (root,) = admin.list("listVolumes", virtualmachineid=vm["id"])
+    minute = (datetime.datetime.now(datetime.UTC).minute + 30) % 60  # not due while the test runs
+    policy = admin("createSnapshotPolicy", volumeid=root["id"], intervaltype="HOURLY", schedule=str(minute),
+                   timezone="UTC", maxsnaps=2)
+    taken = [admin("createSnapshot", volumeid=root["id"], policyid=policy["id"]) for _ in range(3)]
+    assert {(s["snapshottype"], s["intervaltype"]) for s in taken} == {("HOURLY", "HOURLY")}
+    manual = admin("createSnapshot", volumeid=root["id"])
+    kept = admin.list("listSnapshots", volumeid=root["id"], snapshottype="RECURRING")
+    assert sorted(s["id"] for s in kept) == sorted(s["id"] for s in taken[1:])  # the oldest was deleted
+    assert gone(admin, "listSnapshots", id=taken[0]["id"])
+    hourly = admin.list("listSnapshots", volumeid=root["id"], intervaltype="hourly")
+    assert sorted(s["id"] for s in hourly) == sorted(s["id"] for s in taken[1:])
+    assert [s["id"] for s in admin.list("listSnapshots", volumeid=root["id"], snapshottype="MANUAL")] == [
+        manual["id"]]
+    deleted = [e for e in admin.list("listEvents", resourceid=taken[0]["id"], pagesize=-1)
+               if e["type"] == "SNAPSHOT.DELETE"]
+    assert deleted and "keeps 2 HOURLY snapshots" in deleted[0]["description"]
+    assert admin("deleteSnapshotPolicies", id=policy["id"]) == {"success": True}
 
 
 # ---- VM snapshots -------------------------------------------------------------------------------

@@ -8,15 +8,13 @@ and job waiting as `marvin.client.Client`; many calls may be in flight at once o
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import aiohttp
 
-from .client import flatten, unwrap
-from .errors import CloudstackError, JobFailed, JobTimeout
-from .signing import expires_in, signature
+from .client import answer, items_key, signed_query, unwrap
+from .errors import JobFailed, JobTimeout
 
 
 class AsyncClient:
@@ -71,16 +69,7 @@ class AsyncClient:
 
     def query(self, command: str, params: dict[str, Any] | None, sign: bool) -> dict[str, str]:
         """The request's parameters, signed as the client is configured (as Client.raw does)."""
-        query = {"command": command, "response": "json", **flatten(params or {})}
-        if self.sessionkey and sign:
-            query["sessionkey"] = self.sessionkey
-        elif self.apikey and sign:
-            query["apiKey"] = self.apikey
-            if self.signature_version == 3:
-                query["signatureVersion"] = "3"
-                query["expires"] = expires_in(self.expires)
-            query["signature"] = signature(self.secretkey or "", query)
-        return query
+        return signed_query(self, command, params, sign)
 
     async def raw(self, command: str, params: dict[str, Any] | None = None, *, method: str | None = None,
                   sign: bool = True) -> tuple[int, str]:
@@ -97,15 +86,7 @@ class AsyncClient:
                       sign: bool = True) -> dict:
         """Call a command; answer the inner object of `<command>response` or raise CloudstackError."""
         status, text = await self.raw(command, params, method=method, sign=sign)
-        try:
-            body = json.loads(text)
-        except ValueError:
-            raise CloudstackError(command, status, text[:500], status=status) from None
-        inner = next(iter(body.values()), {})
-        if status != 200 or (isinstance(inner, dict) and "errorcode" in inner):
-            raise CloudstackError(command, int(inner.get("errorcode", status)), inner.get("errortext", ""),
-                                  inner.get("cserrorcode"), status=status, body=body)
-        return inner
+        return answer(command, status, text)
 
     async def __call__(self, command: str, **params: Any) -> dict:
         """Call a command, wait for its job if it answers one, and answer the object it returns."""
@@ -116,8 +97,7 @@ class AsyncClient:
 
     async def list(self, command: str, key: str | None = None, **params: Any) -> list[dict]:
         inner = await self.request(command, params)
-        if key is None:
-            key = next((k for k in inner if k != "count"), None)
+        key = key or items_key(inner)
         return inner.get(key, []) if key else []
 
     async def wait(self, jobid: str, command: str = "queryAsyncJobResult",

@@ -3,6 +3,7 @@ integration port; CloudStack errors raised as `CloudstackError`; async jobs awai
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -37,6 +38,39 @@ def flatten(params: dict[str, Any]) -> dict[str, str]:
         else:
             flat[name] = str(value)
     return flat
+
+
+def signed_query(client, command: str, params: dict[str, Any] | None, sign: bool = True) -> dict[str, str]:
+    """The parameters of one call as `client` (Client or AsyncClient) sends them: Marvin's wire form, then
+    its session key, or its API key and signature (signatureVersion 3 adds `expires`)."""
+    query = {"command": command, "response": "json", **flatten(params or {})}
+    if client.sessionkey and sign:
+        query["sessionkey"] = client.sessionkey
+    elif client.apikey and sign:
+        query["apiKey"] = client.apikey
+        if client.signature_version == 3:
+            query["signatureVersion"] = "3"
+            query["expires"] = expires_in(client.expires)
+        query["signature"] = signature(client.secretkey or "", query)
+    return query
+
+
+def answer(command: str, status: int, text: str) -> dict:
+    """The inner object of a `<command>response` body, or CloudstackError (an error status or body)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise CloudstackError(command, status, text[:500], status=status) from None
+    inner = next(iter(body.values()), {})
+    if status != 200 or (isinstance(inner, dict) and "errorcode" in inner):
+        raise CloudstackError(command, int(inner.get("errorcode", status)), inner.get("errortext", ""),
+                              inner.get("cserrorcode"), status=status, body=body)
+    return inner
+
+
+def items_key(inner: dict) -> str | None:
+    """The key of a list answer's items (the one that is not `count`)."""
+    return next((k for k in inner if k != "count"), None)
 
 
 def unwrap(inner: dict) -> dict:
@@ -91,15 +125,7 @@ class Client:
     def raw(self, command: str, params: dict[str, Any] | None = None, *, method: str | None = None,
             sign: bool = True) -> requests.Response:
         """Send one request; answer the HTTP response untouched."""
-        query = {"command": command, "response": "json", **flatten(params or {})}
-        if self.sessionkey and sign:
-            query["sessionkey"] = self.sessionkey
-        elif self.apikey and sign:
-            query["apiKey"] = self.apikey
-            if self.signature_version == 3:
-                query["signatureVersion"] = "3"
-                query["expires"] = expires_in(self.expires)
-            query["signature"] = signature(self.secretkey or "", query)
+        query = signed_query(self, command, params, sign)
         method = (method or self.method).upper()
         attempts = 3 if command.startswith(SAFE_PREFIXES) else 1
         for attempt in range(attempts):
@@ -117,17 +143,7 @@ class Client:
                 sign: bool = True) -> dict:
         """Call a command; answer the inner object of `<command>response` or raise CloudstackError."""
         response = self.raw(command, params, method=method, sign=sign)
-        try:
-            body = response.json()
-        except ValueError:
-            raise CloudstackError(command, response.status_code, response.text[:500],
-                                  status=response.status_code) from None
-        inner = next(iter(body.values()), {})
-        if response.status_code != 200 or (isinstance(inner, dict) and "errorcode" in inner):
-            raise CloudstackError(command, int(inner.get("errorcode", response.status_code)),
-                                  inner.get("errortext", ""), inner.get("cserrorcode"),
-                                  status=response.status_code, body=body)
-        return inner
+        return answer(command, response.status_code, response.text)
 
     def __call__(self, command: str, **params: Any) -> dict:
         """Call a command, wait for its job if it answers one, and answer the object it returns
@@ -138,11 +154,22 @@ class Client:
         return unwrap(inner)
 
     def list(self, command: str, key: str | None = None, **params: Any) -> list[dict]:
-        """A list command's items (every page, following `count`)."""
+        """A list command's items: every page, following `count` (the first answer's length is the page
+        size asked for then); only the page asked for when `page` or `pagesize` is given."""
         inner = self.request(command, params)
-        if key is None:
-            key = next((k for k in inner if k != "count"), None)
-        return inner.get(key, []) if key else []
+        key = key or items_key(inner)
+        items = list(inner.get(key, [])) if key else []
+        if "page" in params or "pagesize" in params:
+            return items
+        size, page = len(items), 1
+        while items and len(items) < int(inner.get("count") or 0):
+            page += 1
+            inner = self.request(command, {**params, "page": page, "pagesize": size})
+            batch = inner.get(key, [])
+            if not batch:
+                break
+            items.extend(batch)
+        return items
 
     def wait(self, jobid: str, command: str = "queryAsyncJobResult", timeout: float | None = None) -> dict:
         """Poll a job with backoff until it finishes; answer `jobresult` or raise JobFailed."""

@@ -13,8 +13,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
+from ..core.db import core, prebuilt
 from ..core.errors import InsufficientCapacity
 from ..infra import capacity
 from ..infra.models import (
@@ -62,39 +63,47 @@ class Placement:
 def reserve_storage(ctx, pool: StoragePool, size: int) -> bool:
     """Allocate `size` bytes on a pool's STORAGE_ALLOCATED row (its total already holds the
     overprovisioning factor); one conditional UPDATE, False when the pool lacks the room."""
-    result = ctx.db.execute(update(Capacity).where(
-        Capacity.host_id == pool.id, Capacity.capacity_type == CAPACITY_STORAGE_ALLOCATED,
-        Capacity.used + size <= Capacity.total).values(used=Capacity.used + size)
-        .execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    statement = prebuilt("storage.take", lambda: update(Capacity).where(
+        Capacity.host_id == bindparam("pool"), Capacity.capacity_type == CAPACITY_STORAGE_ALLOCATED,
+        Capacity.used + bindparam("size") <= Capacity.total).values(used=Capacity.used + bindparam("size")))
+    return core(ctx.db, statement, {"pool": pool.id, "size": size}).rowcount == 1
 
 
 def release_storage(ctx, pool: StoragePool | None, size: int) -> None:
     if pool is None or not size:
         return
-    remaining = Capacity.used - size
-    ctx.db.execute(update(Capacity).where(
-        Capacity.host_id == pool.id, Capacity.capacity_type == CAPACITY_STORAGE_ALLOCATED)
-        .values(used=case((remaining < 0, 0), else_=remaining))
-        .execution_options(synchronize_session=False))
+    statement = prebuilt("storage.give_back", lambda: update(Capacity).where(
+        Capacity.host_id == bindparam("pool"), Capacity.capacity_type == CAPACITY_STORAGE_ALLOCATED)
+        .values(used=case((Capacity.used - bindparam("size") < 0, 0),
+                          else_=Capacity.used - bindparam("size"))))
+    core(ctx.db, statement, {"pool": pool.id, "size": size})
 
 
 def pools_for(ctx, zone_id: int, tags: set[str], *, cluster_id: int | None = None,
               hypervisor: str | None = None, exclude: int | None = None) -> list[StoragePool]:
     """Up pools of the zone a host of `cluster_id` reaches (its cluster's, or zone-wide) carrying `tags`."""
-    query = select(StoragePool).where(StoragePool.zone_id == zone_id, StoragePool.status == POOL_UP,
+    params = {"zone": zone_id, **{f"tag{i}": tag for i, tag in enumerate(sorted(tags))}}
+    for key, value in (("cluster", cluster_id), ("hypervisor", hypervisor or None), ("exclude", exclude)):
+        if value is not None:
+            params[key] = value
+    shape = ("pools", "cluster" in params, "hypervisor" in params, "exclude" in params, len(tags))
+    return list(ctx.db.scalars(prebuilt(shape, lambda: pools_query(*shape[1:])), params))
+
+
+def pools_query(by_cluster: bool, by_hypervisor: bool, excluding: bool, tag_count: int):
+    query = select(StoragePool).where(StoragePool.zone_id == bindparam("zone"), StoragePool.status == POOL_UP,
                                       StoragePool.removed.is_(None), StoragePool.scope != "HOST")
-    if cluster_id is not None:
-        query = query.where((StoragePool.cluster_id == cluster_id) | (StoragePool.scope == "ZONE"))
-    if hypervisor:
+    if by_cluster:
+        query = query.where((StoragePool.cluster_id == bindparam("cluster")) | (StoragePool.scope == "ZONE"))
+    if by_hypervisor:
         query = query.where((StoragePool.scope != "ZONE") | StoragePool.hypervisor.is_(None)
-                            | StoragePool.hypervisor.in_((hypervisor, "Any")))
-    if exclude is not None:
-        query = query.where(StoragePool.id != exclude)
-    for tag in tags:
-        tagged = select(StoragePoolTag.pool_id).where(StoragePoolTag.tag == tag)
+                            | StoragePool.hypervisor.in_((bindparam("hypervisor"), "Any")))
+    if excluding:
+        query = query.where(StoragePool.id != bindparam("exclude"))
+    for i in range(tag_count):
+        tagged = select(StoragePoolTag.pool_id).where(StoragePoolTag.tag == bindparam(f"tag{i}"))
         query = query.where(StoragePool.id.in_(tagged))
-    return list(ctx.db.scalars(query.order_by(StoragePool.id)))
+    return query.order_by(StoragePool.id)
 
 
 def take_pool(ctx, candidates: list[StoragePool], size: int) -> StoragePool | None:
@@ -135,29 +144,38 @@ class Request:
 
 def candidate_hosts(ctx, req: Request) -> list[Host]:
     vm = req.vm
-    query = (select(Host).join(Cluster, Cluster.id == Host.cluster_id)
-             .join(HostPod, HostPod.id == Host.pod_id)
-             .where(Host.zone_id == vm.zone_id, Host.type == "Routing", Host.status == "Up",
-                    Host.resource_state == ENABLED, Host.removed.is_(None),
-                    Cluster.allocation_state == ENABLED, HostPod.allocation_state == ENABLED))
-    if vm.hypervisor_type:
-        query = query.where(Host.hypervisor_type == vm.hypervisor_type)
-    if req.host is not None:
-        query = query.where(Host.id == req.host.id)
-    if req.pod_id is not None:
-        query = query.where(Host.pod_id == req.pod_id)
-    if req.cluster_id is not None:
-        query = query.where(Host.cluster_id == req.cluster_id)
-    for tag in req.host_tags:
-        query = query.where(Host.id.in_(select(HostTag.host_id).where(HostTag.tag == tag)))
     # Volumes already on a cluster-wide pool tie the VM to that cluster.
     clusters = {pool.cluster_id for pool in placed_pools(ctx, req) if pool.scope == "CLUSTER"}
     if len(clusters) > 1:
         return []
-    if clusters:
-        query = query.where(Host.cluster_id == clusters.pop())
-    hosts = [h for h in ctx.db.scalars(query.order_by(Host.id)) if h.id not in req.avoid]
+    params = {"zone": vm.zone_id, **{f"tag{i}": tag for i, tag in enumerate(sorted(req.host_tags))}}
+    for key, value in (("hypervisor", vm.hypervisor_type or None),
+                       ("host", req.host.id if req.host else None), ("pod", req.pod_id),
+                       ("cluster", req.cluster_id), ("placed", clusters.pop() if clusters else None)):
+        if value is not None:
+            params[key] = value
+    shape = ("hosts", *(key in params for key in ("hypervisor", "host", "pod", "cluster", "placed")),
+             len(req.host_tags))
+    found = ctx.db.scalars(prebuilt(shape, lambda: hosts_query(*shape[1:])), params)
+    hosts = [h for h in found if h.id not in req.avoid]
     return affinity_filter(ctx, vm, hosts)
+
+
+def hosts_query(by_hypervisor: bool, by_host: bool, by_pod: bool, by_cluster: bool, by_placed: bool,
+                tag_count: int):
+    query = (select(Host).join(Cluster, Cluster.id == Host.cluster_id)
+             .join(HostPod, HostPod.id == Host.pod_id)
+             .where(Host.zone_id == bindparam("zone"), Host.type == "Routing", Host.status == "Up",
+                    Host.resource_state == ENABLED, Host.removed.is_(None),
+                    Cluster.allocation_state == ENABLED, HostPod.allocation_state == ENABLED))
+    for wanted, column, key in ((by_hypervisor, Host.hypervisor_type, "hypervisor"),
+                                (by_host, Host.id, "host"), (by_pod, Host.pod_id, "pod"),
+                                (by_cluster, Host.cluster_id, "cluster"), (by_placed, Host.cluster_id, "placed")):
+        if wanted:
+            query = query.where(column == bindparam(key))
+    for i in range(tag_count):
+        query = query.where(Host.id.in_(select(HostTag.host_id).where(HostTag.tag == bindparam(f"tag{i}"))))
+    return query.order_by(Host.id)
 
 
 def placed_pools(ctx, req: Request) -> list[StoragePool]:
@@ -167,14 +185,14 @@ def placed_pools(ctx, req: Request) -> list[StoragePool]:
 
 def affinity_filter(ctx, vm: VMInstance, hosts: list[Host]) -> list[Host]:
     """Host affinity: only the host the group's other VMs run on; anti-affinity: none of theirs."""
-    rows = ctx.db.execute(
-        select(AffinityGroup.type, VMInstance.host_id)
-        .join(AffinityGroupVm, AffinityGroupVm.affinity_group_id == AffinityGroup.id)
-        .join(VMInstance, VMInstance.id == AffinityGroupVm.instance_id)
-        .where(AffinityGroup.id.in_(select(AffinityGroupVm.affinity_group_id)
-                                    .where(AffinityGroupVm.instance_id == vm.id)),
-               VMInstance.id != vm.id, VMInstance.host_id.is_not(None), VMInstance.state.in_(ON_A_HOST),
-               VMInstance.removed.is_(None))).all()
+    statement = prebuilt("affinity.hosts", lambda: select(AffinityGroup.type, VMInstance.host_id)
+                         .join(AffinityGroupVm, AffinityGroupVm.affinity_group_id == AffinityGroup.id)
+                         .join(VMInstance, VMInstance.id == AffinityGroupVm.instance_id)
+                         .where(AffinityGroup.id.in_(select(AffinityGroupVm.affinity_group_id)
+                                                     .where(AffinityGroupVm.instance_id == bindparam("vm"))),
+                                VMInstance.id != bindparam("vm"), VMInstance.host_id.is_not(None),
+                                VMInstance.state.in_(ON_A_HOST), VMInstance.removed.is_(None)))
+    rows = core(ctx.db, statement, {"vm": vm.id}).all()
     avoid = {host_id for kind, host_id in rows if kind == HOST_ANTI_AFFINITY}
     required = {host_id for kind, host_id in rows if kind == HOST_AFFINITY}
     return [h for h in hosts if h.id not in avoid and (not required or h.id in required)]

@@ -74,6 +74,20 @@ def release_limit(ctx, account_id: int, resource_type: str, amount: int) -> None
         function(ctx, account_id, resource_type, amount)
 
 
+def reserve_limits(ctx, account_id: int, amounts: list[tuple[str, int]]) -> None:
+    """Several types in one pass (e.g. a new VM's user_vm, cpu, memory, volume, primary_storage): all or
+    nothing, ResourceLimitExceeded (532) naming the first type that does not fit."""
+    function = _call("iam.limits", "reserve_many")
+    if function and any(amount for _, amount in amounts):
+        function(ctx, account_id, amounts)
+
+
+def release_limits(ctx, account_id: int, amounts: list[tuple[str, int]]) -> None:
+    function = _call("iam.limits", "release_many")
+    if function and any(amount for _, amount in amounts):
+        function(ctx, account_id, amounts)
+
+
 # ---- resource tags ------------------------------------------------------------------------------
 
 def tag_filter(ctx, query, model, resource_type: str, tags):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from ..core.db import new_uuid
+from ..core.db import core, new_uuid, prebuilt
 from ..core.errors import InvalidParameter, PermissionDenied
 from ..core.params import map_to_dict
 from ..iam.models import Account
@@ -70,11 +70,12 @@ def may_use_image(ctx, image: VMTemplate, owner: Account) -> bool:
 
 
 def ready_in_zone(ctx, image: VMTemplate, zone: DataCenter) -> bool:
-    return ctx.db.scalar(select(TemplateStoreRef.id)
+    statement = prebuilt("deploy.ready", lambda: select(TemplateStoreRef.id)
                          .join(ImageStore, ImageStore.id == TemplateStoreRef.store_id)
-                         .where(TemplateStoreRef.template_id == image.id, TemplateStoreRef.state == "Ready",
-                                ImageStore.zone_id == zone.id, ImageStore.removed.is_(None))
-                         .limit(1)) is not None
+                         .where(TemplateStoreRef.template_id == bindparam("image"),
+                                TemplateStoreRef.state == "Ready", ImageStore.zone_id == bindparam("zone"),
+                                ImageStore.removed.is_(None)).limit(1))
+    return core(ctx.db, statement, {"image": image.id, "zone": zone.id}).first() is not None
 
 
 def check_image(ctx, p, zone: DataCenter, owner: Account) -> VMTemplate:
@@ -288,9 +289,11 @@ def check_hostname_free(ctx, hostname: str, networks: list) -> None:
 
     if not networks:
         return
-    taken = ctx.db.scalar(select(VMInstance.id).join(Nic, Nic.instance_id == VMInstance.id).where(
-        VMInstance.name == hostname, VMInstance.type == USER_VM, VMInstance.removed.is_(None),
-        Nic.network_id.in_([n.id for n in networks]), Nic.removed.is_(None)).limit(1))
+    statement = prebuilt("deploy.hostname", lambda: select(VMInstance.id)
+                         .join(Nic, Nic.instance_id == VMInstance.id).where(VMInstance.name == bindparam("name"), VMInstance.type == USER_VM,
+                                VMInstance.removed.is_(None), Nic.removed.is_(None),
+                                Nic.network_id.in_(bindparam("networks", expanding=True))).limit(1))
+    taken = core(ctx.db, statement, {"name": hostname, "networks": [n.id for n in networks]}).first()
     if taken is not None:
         raise InvalidParameter(f"The vm with hostName {hostname} already exists in the network domain of one "
                                "of the networks asked for; use another name")
@@ -325,25 +328,30 @@ def allocate(ctx, p) -> VMInstance:
         user_data_id=p.userdataid.id if p.userdataid is not None else None,
         keypairs=keypairs(ctx, owner, wanted_keypairs(p)), display_vm=p.displayvm is not False,
         password=service.new_password() if image.password_enabled else None)
-    service.count_vm(ctx, vm)
+    count_all(ctx, vm, root_size, data)
+    remember(ctx, vm, p, details, offering)
     ctx.db.add(vm)
     ctx.db.flush()
-    remember(ctx, vm, p, details, offering)
     add_volumes(ctx, vm, image, root_size, root_offering_id, data)
     peers.allocate_nics(ctx, vm, networks, ip_address=p.ipaddress, ip_map=ips or None)
+    from ..network.security_group_members import join_groups  # at call time, as in peers.py
+
+    join_groups(ctx, vm, owner, networks, p.securitygroupids, p.securitygroupnames)
     for group in groups:
         ctx.db.add(AffinityGroupVm(affinity_group_id=group.id, instance_id=vm.id))
-    join_group(ctx, vm, p.group)
+    if p.group:
+        join_group(ctx, vm, p.group)
     service.vm_event(ctx, "VM.CREATE", vm, f"VM {vm.name} created")
     service.vm_usage(ctx, "VM.CREATE", vm)
     return vm
 
 
 def remember(ctx, vm: VMInstance, p, details: dict, offering: ServiceOffering) -> None:
-    """Details answered to clients, plus the ones this server keeps for itself."""
+    """Details answered to clients, plus the ones this server keeps for itself — set before the row is
+    inserted, so the instance name holds `{id}` for the id it does not have yet (see instance_name)."""
     suffix = service.setting_or(ctx, "instance.name", "VM")
     scalable = bool(offering.dynamic_scaling_enabled) and p.dynamicscalingenabled is not False
-    own = {service.HIDDEN + "instancename": f"i-{vm.account_id}-{vm.id}-{suffix}",
+    own = {service.HIDDEN + "instancename": f"i-{vm.account_id}-{{id}}-{suffix}",
            service.HIDDEN + "dynamicscaling": scalable,
            service.HIDDEN + "securitygroups": ",".join(p.securitygroupids or p.securitygroupnames or [])
            or None,
@@ -352,17 +360,26 @@ def remember(ctx, vm: VMInstance, p, details: dict, offering: ServiceOffering) -
     service.set_details(vm, **details, **own)
 
 
+def count_all(ctx, vm: VMInstance, root_size: int, data) -> None:
+    """The VM and its volumes counted against the owner in one pass (user_vm, cpu, memory, volume,
+    primary_storage), before their rows exist: the limits module recounts the tables when it first meets
+    an account."""
+    disks = [root_size] + ([data[0]] if data is not None else [])
+    peers.reserve_limits(ctx, vm.account_id, service.limits(vm) + volumes.limits(sum(disks), len(disks)))
+
+
 def add_volumes(ctx, vm: VMInstance, image: VMTemplate, root_size: int, root_offering_id: int | None,
                 data) -> None:
+    """The ROOT volume (and the data disk asked for); count_all has counted them."""
     is_iso = image.format == "ISO"
     volumes.new_volume(ctx, name=f"ROOT-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id,
                               zone_id=vm.zone_id, volume_type=volumes.ROOT, size=root_size,
                               disk_offering_id=root_offering_id, template_id=None if is_iso else image.id,
-                              vm_id=vm.id, device_id=0, fmt=None if is_iso else image.format, counted=True)
+                              vm_id=vm.id, device_id=0, fmt=None if is_iso else image.format, counted=False)
     if data is not None:
         size, disk = data
         volumes.new_volume(ctx, name=f"DATA-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id,
                                     zone_id=vm.zone_id, volume_type=volumes.DATADISK, size=size,
                                     disk_offering_id=disk.id, vm_id=vm.id, device_id=1,
                                     provisioning=disk.provisioning_type, min_iops=disk.min_iops,
-                                    max_iops=disk.max_iops, counted=True)
+                                    max_iops=disk.max_iops, counted=False)

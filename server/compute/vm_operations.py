@@ -315,6 +315,8 @@ def assign(ctx, vm: VMInstance, owner: Account, network_rows: list | None) -> VM
     for volume in attached:
         volumes.uncount(ctx, volume)
     service.vm_usage(ctx, "VM.DESTROY", vm)
+    for volume in attached:
+        volumes.volume_usage(ctx, "VOLUME.DELETE", volume)
     peers.release_nics(ctx, vm)
     old_account = vm.account_id
     vm.account_id, vm.domain_id = owner.id, owner.domain_id
@@ -325,6 +327,8 @@ def assign(ctx, vm: VMInstance, owner: Account, network_rows: list | None) -> VM
     zone = ctx.db.get(DataCenter, vm.zone_id)
     peers.allocate_nics(ctx, vm, peers.vm_networks(ctx, zone, owner, network_rows or None))
     service.vm_usage(ctx, "VM.CREATE", vm)
+    for volume in attached:
+        volumes.volume_usage(ctx, "VOLUME.CREATE", volume)
     service.vm_event(ctx, "VM.ASSIGN", vm, f"VM {vm.name} moved from account id {old_account} to "
                      f"{owner.account_name}")
     return vm

@@ -16,7 +16,7 @@ import string
 
 from sqlalchemy import delete, select, update
 
-from ..core.db import now
+from ..core.db import now, update_row
 from ..core.errors import ApiError, InvalidParameter
 from ..hypervisors.base import AgentError
 from ..infra import capacity
@@ -75,8 +75,15 @@ def hidden(vm: VMInstance, key: str, default=None):
 
 def instance_name(vm: VMInstance) -> str:
     """The name on the hypervisor (i-<account>-<id>-<instance.name>), kept as created: it survives an
-    assignment to another account, as upstream's does."""
-    return hidden(vm, "instancename") or vm.name
+    assignment to another account, as upstream's does. `{id}` stands for the VM's id (the name is chosen
+    before the row, and its id, exist)."""
+    return instance_name_in(vm, all_details(vm))
+
+
+def instance_name_in(vm: VMInstance, details: dict) -> str:
+    """instance_name from the VM's details already parsed (a page of views parses each once)."""
+    name = details.get(HIDDEN + "instancename")
+    return name.replace("{id}", str(vm.id)) if name else vm.name
 
 
 def label(vm: VMInstance) -> str:
@@ -92,6 +99,14 @@ def vm_usage(ctx, kind: str, vm: VMInstance) -> None:
     record_usage(ctx, kind, account_id=vm.account_id, domain_id=vm.domain_id, zone_id=vm.zone_id, resource=vm,
                  resource_type="VirtualMachine", offering_id=vm.service_offering_id,
                  template_id=vm.template_id)
+
+
+def vm_snapshot_usage(ctx, kind: str, snapshot: VMSnapshot, vm: VMInstance) -> None:
+    """VMSNAPSHOT.CREATE (with the VM's offering and the size of its volumes) / VMSNAPSHOT.DELETE."""
+    size = sum(v.size or 0 for v in volumes.vm_volumes(ctx, vm.id)) if kind == "VMSNAPSHOT.CREATE" else None
+    record_usage(ctx, kind, account_id=snapshot.account_id, domain_id=snapshot.domain_id, zone_id=vm.zone_id,
+                 resource=snapshot, resource_type="VMSnapshot", offering_id=vm.service_offering_id,
+                 template_id=vm.template_id, size=size)
 
 
 def require_state(vm: VMInstance, *states: str, doing: str) -> None:
@@ -121,13 +136,11 @@ def limits(vm: VMInstance, count: int = 1) -> list[tuple[str, int]]:
 def count_vm(ctx, vm: VMInstance, account_id: int | None = None) -> None:
     """Count a VM that is not counted now (a new one — before its row is written, see new_volume —
     a recovered one, or one moving to `account_id`)."""
-    for resource_type, amount in limits(vm):
-        peers.reserve_limit(ctx, account_id or vm.account_id, resource_type, amount)
+    peers.reserve_limits(ctx, account_id or vm.account_id, limits(vm))
 
 
 def uncount_vm(ctx, vm: VMInstance) -> None:
-    for resource_type, amount in limits(vm):
-        peers.release_limit(ctx, vm.account_id, resource_type, amount)
+    peers.release_limits(ctx, vm.account_id, limits(vm))
 
 
 # ---- placement requests -------------------------------------------------------------------------
@@ -157,7 +170,7 @@ def placement_request(ctx, vm: VMInstance, **where) -> allocator.Request:
 
 async def start(ctx, vm: VMInstance, *, host: Host | None = None, pod_id: int | None = None,
                 cluster_id: int | None = None, last_host: bool = True) -> VMInstance:
-    """Plan, create the volumes that have no storage yet, prepare the networks, StartCommand."""
+    """Plan, prepare the networks, create the volumes that have no storage yet, StartCommand."""
     require_state(vm, STOPPED, doing="start")
     req = placement_request(ctx, vm, host=host, pod_id=pod_id, cluster_id=cluster_id)
     req.prefer = vm.last_host_id if last_host else None
@@ -165,19 +178,26 @@ async def start(ctx, vm: VMInstance, *, host: Host | None = None, pod_id: int | 
     target = placement.host
     vm.state, vm.host_id, vm.pod_id = STARTING, target.id, target.pod_id
     fresh = [(ctx.db.get(Volume, vid), pool) for vid, (pool, _) in placement.volumes.items()]
+    for volume, pool in fresh:  # committed with the placement: reconcile can give the room back
+        volume.pool_id, volume.state = pool.id, "Creating"
     ctx.commit()
     try:
+        # Networks first, then storage, as upstream's orchestrateStart prepares them.
+        await peers.prepare_networks(ctx, vm)
         for volume, pool in fresh:
             await volumes.create_on_pool(ctx, volume, pool, target)
-        await peers.prepare_networks(ctx, vm)
         await volumes.agent(ctx, target, "StartCommand", vm=instance_name(vm), cpus=vm.cpus, speed=vm.speed,
                             ram=vm.ram)
     except Exception:
         undo_start(ctx, vm, placement)
         raise
-    ctx.db.refresh(vm)
-    vm.state, vm.last_started, vm.last_host_id = RUNNING, now(), target.id
-    vm.update_count += 1
+    running = {"state": RUNNING, "last_started": now(), "last_host_id": target.id}
+    was = {"state": STARTING, "update_count": vm.update_count}
+    if not update_row(ctx.db, vm, was, **running, update_count=vm.update_count + 1):
+        ctx.db.refresh(vm)  # changed meanwhile: read it again, then Running all the same
+        for name, value in running.items():
+            setattr(vm, name, value)
+        vm.update_count += 1
     vm_event(ctx, "VM.START", vm, f"VM {vm.name} started on host {target.name}")
     vm_usage(ctx, "VM.START", vm)
     return vm
@@ -213,6 +233,7 @@ def fail_deployment(ctx, vm: VMInstance, error: Exception) -> None:
     set_details(vm, **{HIDDEN + "failed": True})
     text = error.text if isinstance(error, ApiError) else "internal error"
     vm_event(ctx, "VM.CREATE", vm, f"Deployment of VM {vm.name} failed: {text}", level="ERROR")
+    vm_usage(ctx, "VM.DESTROY", vm)  # its VM.CREATE was recorded when it was allocated
     ctx.commit()
 
 
@@ -325,6 +346,7 @@ def recover(ctx, vm: VMInstance) -> VMInstance:
     if root is not None and root.state == "Destroy":
         volumes.count_against_limits(ctx, root)
         root.state = "Ready" if root.pool_id is not None else "Allocated"
+        volumes.volume_usage(ctx, "VOLUME.CREATE", root)
     vm.state, vm.destroyed = STOPPED, None
     vm_event(ctx, "VM.RECOVER", vm, f"VM {vm.name} recovered")
     vm_usage(ctx, "VM.CREATE", vm)
@@ -346,6 +368,8 @@ async def expunge_vm(ctx, vm: VMInstance) -> None:
     ctx.db.execute(delete(InstanceGroupVm).where(InstanceGroupVm.instance_id == vm.id))
     for snapshot in ctx.db.scalars(select(VMSnapshot).where(VMSnapshot.vm_id == vm.id,
                                                             VMSnapshot.removed.is_(None))):
+        if snapshot.state == "Ready":
+            vm_snapshot_usage(ctx, "VMSNAPSHOT.DELETE", snapshot, vm)
         snapshot.state, snapshot.removed = "Expunging", now()
     peers.drop_tags(ctx, "UserVm", vm.id)
     vm.removed, vm.host_id = now(), None

@@ -124,13 +124,13 @@ async def clean_removed_accounts(ctx) -> int:
     for volume in ctx.db.scalars(select(Volume).where(Volume.removed.is_(None), Volume.instance_id.is_(None),
                                                       Volume.account_id.in_(gone)).limit(500)):
         volumes.expunge(ctx, volume, counted=volume.state != "Destroy")
-    from ..storage.snapshots import uncount as uncount_snapshot
+    from ..storage.snapshots import remove as remove_snapshot
 
     stamp = now()
     for model in (Snapshot, AffinityGroup, InstanceGroup):
         for row in ctx.db.scalars(select(model).where(model.removed.is_(None), model.account_id.in_(gone))):
             if model is Snapshot:
-                uncount_snapshot(ctx, row)
+                remove_snapshot(ctx, row, f"Snapshot {row.name} deleted with its account")
             row.removed = stamp
     ctx.commit()
     return len(vms)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.util import identity_key
 
+from ..core.db import core, prebuilt
 from ..core.jobs import PENDING, AsyncJob
 from ..core.listing import domain_paths, page_rows
 from ..core.render import ListResult
@@ -44,7 +46,28 @@ def rows_by_id(ctx, *columns, ids) -> dict:
     if not wanted:
         return {}
     id_column = columns[0]
-    return {row[0]: row for row in ctx.db.execute(select(*columns).where(id_column.in_(wanted)))}
+    found = held(ctx, id_column.class_, wanted)
+    missing = wanted.difference(found)
+    if missing:
+        key = ("rows",) + tuple(f"{c.class_.__name__}.{c.key}" for c in columns)
+        statement = prebuilt(key, lambda: select(*columns).where(
+            id_column.in_(bindparam("ids", expanding=True))))
+        found.update((row[0], row) for row in core(ctx.db, statement, {"ids": list(missing)}))
+    return found
+
+
+def held(ctx, model, ids: set) -> dict:
+    """The rows of these ids the session already holds (a job's zone, offering, template, host): their
+    columns are read from those objects instead of being queried again."""
+    if ctx.session is None:
+        return {}
+    held_map = ctx.session.identity_map
+    found = {}
+    for row_id in ids:
+        row = held_map.get(identity_key(model, row_id))
+        if row is not None:
+            found[row_id] = row
+    return found
 
 
 def owners(ctx, rows) -> tuple[dict, callable]:
@@ -64,9 +87,9 @@ def owners(ctx, rows) -> tuple[dict, callable]:
     return accounts, fields
 
 
-def grouped(ctx, query) -> dict[int, list]:
+def grouped(ctx, query, params=None) -> dict[int, list]:
     found = defaultdict(list)
-    for row in ctx.db.execute(query):
+    for row in core(ctx.db, query, params):
         found[row[0]].append(row)
     return found
 
@@ -76,9 +99,10 @@ def pending_jobs(ctx, uuids: list[str], instance_type: str) -> dict[str, str]:
     must not say it is still pending)."""
     if not uuids:
         return {}
-    rows = ctx.db.execute(select(AsyncJob.instance_id, AsyncJob.uuid).where(
-        AsyncJob.instance_id.in_(uuids), AsyncJob.instance_type == instance_type, AsyncJob.status == PENDING,
-        AsyncJob.id != (ctx.job_id or 0)))
+    statement = prebuilt("views.pending_jobs", lambda: select(AsyncJob.instance_id, AsyncJob.uuid).where(
+        AsyncJob.instance_id.in_(bindparam("uuids", expanding=True)),
+        AsyncJob.instance_type == bindparam("type"), AsyncJob.status == PENDING, AsyncJob.id != bindparam("job")))
+    rows = core(ctx.db, statement, {"uuids": uuids, "type": instance_type, "job": ctx.job_id or 0})
     return dict(rows.all())
 
 
@@ -105,15 +129,20 @@ class Page:
         self.details = {vm.id: service.all_details(vm) for vm in vms}
         self.users = rows_by_id(ctx, User.id, User.uuid, User.username,
                                 ids={d.get(service.HIDDEN + "userid") for d in self.details.values()})
-        self.groups = grouped(ctx, select(InstanceGroupVm.instance_id, InstanceGroup.uuid, InstanceGroup.name)
-                              .join(InstanceGroup, InstanceGroup.id == InstanceGroupVm.group_id)
-                              .where(InstanceGroupVm.instance_id.in_(ids)))
-        self.affinity = grouped(ctx, select(AffinityGroupVm.instance_id, AffinityGroup.uuid,
-                                            AffinityGroup.name,
-                                            AffinityGroup.type, AffinityGroup.description)
-                                .join(AffinityGroup, AffinityGroup.id == AffinityGroupVm.affinity_group_id)
-                                .where(AffinityGroupVm.instance_id.in_(ids)).order_by(AffinityGroupVm.id))
+        self.groups = grouped(ctx, prebuilt("views.groups", lambda: select(
+            InstanceGroupVm.instance_id, InstanceGroup.uuid, InstanceGroup.name)
+            .join(InstanceGroup, InstanceGroup.id == InstanceGroupVm.group_id)
+            .where(InstanceGroupVm.instance_id.in_(bindparam("ids", expanding=True)))), {"ids": ids})
+        self.affinity = grouped(ctx, prebuilt("views.affinity", lambda: select(
+            AffinityGroupVm.instance_id, AffinityGroup.uuid, AffinityGroup.name, AffinityGroup.type,
+            AffinityGroup.description)
+            .join(AffinityGroup, AffinityGroup.id == AffinityGroupVm.affinity_group_id)
+            .where(AffinityGroupVm.instance_id.in_(bindparam("ids", expanding=True)))
+            .order_by(AffinityGroupVm.id)), {"ids": ids})
         self.nics = peers.nic_views(ctx, ids)
+        from ..network.security_group_members import vm_group_views  # at call time, as in peers.py
+
+        self.security_groups = vm_group_views(ctx, ids)
         self.tags = peers.tags_for(ctx, "UserVm", ids)
         self.jobs = pending_jobs(ctx, [vm.uuid for vm in vms], "VirtualMachine")
 
@@ -159,7 +188,8 @@ def view_of(page: Page, vm: VMInstance, admin: bool, with_password: bool) -> dic
         "cpunumber": vm.cpus, "cpuspeed": vm.speed, "memory": vm.ram // service.MIB,
         "guestosid": os.uuid if os else None, "ostypeid": os.uuid if os else None,
         "osdisplayname": os.display_name if os else None, "rootdeviceid": 0, "rootdevicetype": "ROOT",
-        "securitygroup": [], "nic": nics, "ipaddress": default_nic.get("ipaddress"),
+        "securitygroup": page.security_groups.get(vm.id, []), "nic": nics,
+        "ipaddress": default_nic.get("ipaddress"),
         "hypervisor": vm.hypervisor_type,
         "keypairs": vm.keypairs, "keypair": vm.keypairs,
         "affinitygroup": [{"id": a.uuid, "name": a.name, "type": a.type, "description": a.description}
@@ -183,7 +213,7 @@ def extra_fields(page: Page, vm: VMInstance, admin: bool, with_password: bool, t
               "jobid": page.jobs.get(vm.uuid), "jobstatus": 0 if vm.uuid in page.jobs else None}
     if admin:
         answer.update(hostid=host.uuid if host else None, hostname=host.name if host else None,
-                      instancename=service.instance_name(vm))
+                      instancename=service.instance_name_in(vm, page.details[vm.id]))
     if vm.state == service.RUNNING:
         answer.update(cpuused="0%", networkkbsread=0, networkkbswrite=0, diskkbsread=0, diskkbswrite=0,
                       diskioread=0, diskiowrite=0, memorykbs=vm.ram // 1024, memoryintfreekbs=0,

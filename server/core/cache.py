@@ -12,8 +12,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .db import Base
 
 # Cache names: "auth" (keys, users, accounts, roles, rules), "config" (global settings), "domains",
-# "zones" (zone-wide facts such as whether any zone has security groups).
-NAMES = ("auth", "config", "domains", "zones")
+# "zones" (zone-wide facts such as whether any zone has security groups), "simulator" (which agent
+# commands have simulator mocks).
+NAMES = ("auth", "config", "domains", "zones", "simulator")
 
 
 class CacheVersion(Base):

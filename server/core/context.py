@@ -34,6 +34,8 @@ class Context:
     job_id: int | None = None
     # For async create commands, running as a job: the row the request created.
     created: Any = None
+    # In a job run right after its request: the rows the request resolved, {(model, uuid): row}.
+    handed: dict | None = None
 
     @property
     def db(self) -> Session:

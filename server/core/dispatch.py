@@ -9,10 +9,11 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import auth, render, signing
 from .context import Context, Params
+from .db import prebuilt
 from .errors import (
     INTERNAL_ERROR_TEXT,
     AccountError,
@@ -24,7 +25,16 @@ from .errors import (
     Unauthorized,
     Unsupported,
 )
-from .jobs import FAILED, SUCCEEDED, AsyncJob, call_handler, failure_result, internal_failure
+from .jobs import (
+    FAILED,
+    SUCCEEDED,
+    AsyncJob,
+    Handover,
+    call_handler,
+    failure_result,
+    finish,
+    internal_failure,
+)
 from .listing import check_owner
 from .params import (
     LIST,
@@ -146,12 +156,12 @@ class Dispatcher:
 
     async def execute(self, cmd: Command, caller: auth.Principal, raw: dict, lowered: dict,
                       as_json: bool, integration: bool) -> web.Response:
-        job_id = None
+        job_id = handover = None
         ctx = Context(self.server, None, caller, cmd)
         try:
             p = self.validate(ctx, cmd, raw, lowered, integration)
             if cmd.isasync:
-                job_id, result = self.enqueue(ctx, cmd, raw, p)
+                job_id, result, handover = self.enqueue(ctx, cmd, raw, p)
                 response_object = None
             else:
                 result = await call_handler(cmd.handler, ctx, p)
@@ -167,15 +177,16 @@ class Dispatcher:
         finally:
             ctx.close()
         if job_id is not None:
-            self.server.jobs.submit(job_id)
+            self.server.jobs.submit(job_id, handover)
         else:
             self.server.called[cmd.name] += 1  # the coverage report counts successful calls
         return self.respond(render.body(cmd.response_name, response_object, result), as_json)
 
-    def enqueue(self, ctx: Context, cmd: Command, raw: dict, p: Params) -> tuple[int, dict]:
+    def enqueue(self, ctx: Context, cmd: Command, raw: dict, p: Params) -> tuple[int, dict, Handover]:
         stored = {k: v for k, v in raw.items() if k.lower() not in _NOT_STORED}
         answer: dict[str, Any] = {}
         instance_id = getattr(p.get("id"), "uuid", None)
+        created = None
         if cmd.create is not None:
             created = cmd.create(ctx, p)
             ctx.db.flush()
@@ -189,32 +200,49 @@ class Dispatcher:
         ctx.db.add(job)
         ctx.db.flush()
         answer["jobid"] = job.uuid
-        return job.id, answer
+        return job.id, answer, Handover.of(job, created, p)
 
-    async def run_job(self, db, job: AsyncJob) -> tuple[int, int, dict]:
-        """Run a claimed job's command; answer (status, resultcode, result object)."""
+    async def run_job(self, db, job: AsyncJob, handover: Handover | None = None) -> tuple[int, int, dict]:
+        """Run a claimed job's command and record how it ended — in the transaction of its last changes
+        when it succeeds; answer (status, resultcode, result object). `handover`: the rows the request
+        that wrote the job had loaded, adopted instead of read again."""
         cmd = self.registry.get(job.cmd)
         caller = auth.by_user_id(self.server, job.user_id, db)
         if cmd is None or caller is None:
-            return FAILED, 530, failure_result(InternalError(f"Job command {job.cmd} cannot run here"))
+            outcome = FAILED, 530, failure_result(InternalError(f"Job command {job.cmd} cannot run here"))
+            return self.record_outcome(db, job, outcome)
         raw = json.loads(job.params)
         created = raw.pop("_created", None)
         ctx = Context(self.server, db, caller, cmd, job_id=job.id)
+        ctx.handed = handover.rows if handover else {}
         try:
             if created:
-                ctx.created = db.get(self.server.models[created[0]], created[1])
+                model = self.server.models[created[0]]
+                made = handover.created if handover else None
+                ctx.created = (handover.adopt(db, made) if isinstance(made, model) and made.id == created[1]
+                               else db.get(model, created[1]))
             p = self.validate(ctx, cmd, raw, {k.lower(): v for k, v in raw.items()}, False)
             result = await call_handler(cmd.handler, ctx, p)
+            answer = render.body(cmd.response_name, cmd.response, result)[cmd.response_name]
+            finish(db, job.id, SUCCEEDED, 0, answer)
             ctx.commit()
             self.server.called[cmd.name] += 1
-            return SUCCEEDED, 0, render.body(cmd.response_name, cmd.response, result)[cmd.response_name]
+            return SUCCEEDED, 0, answer
         except ApiError as error:
             ctx.rollback()
-            return FAILED, error.errorcode, failure_result(error)
+            outcome = FAILED, error.errorcode, failure_result(error)
         except Exception:
             ctx.rollback()
             log.exception("job %s (%s) failed", job.uuid, job.cmd)
-            return FAILED, 530, internal_failure()
+            outcome = FAILED, 530, internal_failure()
+        return self.record_outcome(db, job, outcome)
+
+    @staticmethod
+    def record_outcome(db, job: AsyncJob, outcome: tuple[int, int, dict]) -> tuple[int, int, dict]:
+        db.rollback()
+        finish(db, job.id, *outcome)
+        db.commit()
+        return outcome
 
     # ---- parameters --------------------------------------------------------------------------
 
@@ -268,7 +296,12 @@ class Dispatcher:
         model = param.entity
         if model is None or isinstance(model, str):
             return value
-        row = ctx.db.scalars(select(model).where(model.uuid == value)).first()
+        handed = ctx.handed.get((model, value)) if ctx.handed else None
+        if handed is not None:
+            row = Handover.adopt(ctx.db, handed)
+        else:
+            query = prebuilt(("uuid", model), lambda: select(model).where(model.uuid == bindparam("uuid")))
+            row = ctx.db.scalars(query, {"uuid": value}).first()
         if row is None and value.isdigit() and len(value) < 19:
             row = ctx.db.get(model, int(value))
         if row is None or getattr(row, "removed", None) is not None:

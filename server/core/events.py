@@ -3,7 +3,7 @@
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import Base, Entity
+from .db import Base, Entity, defer_insert, new_uuid, now
 
 
 class Event(Entity, Base):
@@ -24,10 +24,12 @@ class Event(Entity, Base):
 def record(ctx, event_type: str, description: str, *, state: str = "Completed", level: str = "INFO",
            resource_type: str | None = None, resource_id: str | None = None,
            account_id: int | None = None, domain_id: int | None = None) -> None:
-    """Add an event to the caller's transaction: it is kept only if the change it describes is."""
+    """Add an event to the caller's transaction: it is kept only if the change it describes is. The
+    transaction's events are inserted together when it commits (db.defer_insert)."""
     caller = ctx.caller
-    ctx.db.add(Event(
-        type=event_type, state=state, description=description, level=level, user_id=caller.user_id,
-        account_id=account_id or caller.account_id, domain_id=domain_id or caller.domain_id,
-        resource_type=resource_type, resource_id=resource_id,
-    ))
+    defer_insert(ctx.db, Event.__table__, {
+        "uuid": new_uuid(), "created": now(), "removed": None, "type": event_type, "state": state,
+        "description": description, "level": level, "user_id": caller.user_id,
+        "account_id": account_id or caller.account_id, "domain_id": domain_id or caller.domain_id,
+        "resource_type": resource_type, "resource_id": resource_id, "start_id": None, "archived": False,
+    })

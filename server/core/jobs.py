@@ -6,17 +6,20 @@ finished as failed, with a clear text, when that server (or any other, once its 
 starts.
 """
 
+from __future__ import annotations
+
 import asyncio
 import datetime as dt
 import inspect
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import Base, Entity, now
+from .db import Base, Entity, core, now, prebuilt
 from .errors import INTERNAL_ERROR_TEXT, ApiError
 
 log = logging.getLogger("sandstack.jobs")
@@ -44,12 +47,39 @@ class AsyncJob(Entity, Base):
 
 
 def finish(db, job_id: int, status: int, code: int, result: dict) -> None:
-    db.execute(update(AsyncJob).where(AsyncJob.id == job_id).values(
-        status=status, result_code=code, result=json.dumps(result), completed=now()))
+    statement = prebuilt("job.finish", lambda: update(AsyncJob).where(AsyncJob.id == bindparam("job")).values(
+        status=bindparam("status"), result_code=bindparam("code"), result=bindparam("result"),
+        completed=bindparam("completed")))
+    core(db, statement, {"job": job_id, "status": status, "code": code, "result": json.dumps(result),
+                         "completed": now()})
 
 
 def failure_result(error: ApiError) -> dict:
     return {"uuidList": error.uuids, "errorcode": error.errorcode, "errortext": error.text}
+
+
+@dataclass
+class Handover:
+    """What the request that wrote a job had loaded, for the job when this server runs it right away: the
+    job row, the row its create step made, and the rows its parameters named. The job adopts them into
+    its own session instead of reading them again (they were committed a moment ago)."""
+
+    job: Any
+    created: Any = None
+    rows: dict = field(default_factory=dict)  # (model, uuid) → row
+
+    @classmethod
+    def of(cls, job, created, params: dict) -> Handover:
+        rows = {}
+        for value in params.values():
+            for row in value if isinstance(value, list) else [value]:
+                if hasattr(row, "_sa_instance_state") and getattr(row, "uuid", None):
+                    rows[(type(row), row.uuid)] = row
+        return cls(job, created, rows)
+
+    @staticmethod
+    def adopt(db, row):
+        return db.merge(row, load=False)
 
 
 class JobRunner:
@@ -59,35 +89,41 @@ class JobRunner:
         self.server = server
         self.slots = asyncio.Semaphore(workers)
         self.tasks: set[asyncio.Task] = set()
+        self.submitted: set[int] = set()  # ids of the jobs waiting or running here
 
-    def submit(self, job_id: int) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(job_id))
+    def submit(self, job_id: int, handover: Handover | None = None) -> None:
+        """Run a job here. `handover`: what the request that wrote it had loaded (see Handover)."""
+        self.submitted.add(job_id)
+        task = asyncio.get_running_loop().create_task(self._run(job_id, handover))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     def claim(self, db, job_id: int) -> bool:
-        claimed = db.execute(update(AsyncJob).where(
-            AsyncJob.id == job_id, AsyncJob.msid.is_(None), AsyncJob.status == PENDING,
-        ).values(msid=self.server.msid)).rowcount
+        statement = prebuilt("job.claim", lambda: update(AsyncJob).where(
+            AsyncJob.id == bindparam("job"), AsyncJob.msid.is_(None), AsyncJob.status == PENDING,
+        ).values(msid=bindparam("msid")))
+        claimed = core(db, statement, {"job": job_id, "msid": self.server.msid}).rowcount
         db.commit()
         return claimed == 1
 
-    async def _run(self, job_id: int) -> None:
-        async with self.slots:
-            with self.server.session() as db:
-                if not self.claim(db, job_id):
-                    return
-                job = db.get(AsyncJob, job_id)
-                status, code, result = await self.server.dispatcher.run_job(db, job)
-                db.rollback()
-                finish(db, job_id, status, code, result)
-                db.commit()
+    async def _run(self, job_id: int, handover: Handover | None) -> None:
+        try:
+            async with self.slots:
+                with self.server.session() as db:
+                    if not self.claim(db, job_id):
+                        return
+                    job = handover.adopt(db, handover.job) if handover else db.get(AsyncJob, job_id)
+                    # The dispatcher records the outcome (finish) itself.
+                    await self.server.dispatcher.run_job(db, job, handover)
+        finally:
+            self.submitted.discard(job_id)
 
     def claim_pending(self) -> int:
         """Submit jobs no server has claimed yet (written by a server that could not run them)."""
         with self.server.session() as db:
             ids = db.scalars(select(AsyncJob.id).where(AsyncJob.status == PENDING, AsyncJob.msid.is_(None))
                              .order_by(AsyncJob.id).limit(100)).all()
+        ids = [job_id for job_id in ids if job_id not in self.submitted]
         for job_id in ids:
             self.submit(job_id)
         return len(ids)

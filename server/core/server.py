@@ -110,10 +110,12 @@ class ManagementServer:
         self.ms_uuid = row.uuid
 
     async def background(self) -> None:
-        """Cache polling, heartbeat, leftover jobs, other servers' stale jobs, system VMs — forever."""
+        """Cache polling, heartbeat, leftover jobs, other servers' stale jobs, system VMs, expunging,
+        recurring snapshots — forever."""
         from ..compute.vm_sweeper import expunge_pass
         from ..infra import system_vms
         from ..storage import template_downloads
+        from ..storage.snapshot_scheduler import snapshot_pass
 
         beat = managed = 0.0
         while True:
@@ -133,6 +135,7 @@ class ManagementServer:
                     self.system_vm_zones_dirty, managed = False, time.monotonic()
                     await system_vms.manage(self)
                 await expunge_pass(self, leader)
+                await snapshot_pass(self, leader)
             except Exception:  # the loop must survive a database hiccup
                 log.exception("background maintenance failed")
 

@@ -55,6 +55,7 @@ def configure_simulator(ctx, p):
         ctx.db.add(mock)
     mock.values, mock.count, mock.json_response = p.value, p.count, p.jsonresponse
     ctx.db.flush()
+    ctx.touch("simulator")
     ctx.event("SIMULATOR.MOCK.CONFIGURE", f"Mock for {p.name} set to {p.value}", resource_type="SimulatorMock",
               resource_id=str(mock.id))
     return mock_view(ctx, mock)
@@ -93,6 +94,7 @@ def query_simulator_mock(ctx, p):
 def cleanup_simulator_mock(ctx, p):
     """cleanup simulator mock"""
     live_mock(ctx, p.id).removed = now()
+    ctx.touch("simulator")
     return {"success": True}
 
 

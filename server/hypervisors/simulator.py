@@ -56,7 +56,7 @@ class SimulatorDriver:
         )
 
     async def execute(self, ctx, host, command: str, **payload: Any) -> dict:
-        mock = find_mock(ctx.db, host, command)
+        mock = find_mock(ctx.db, host, command) if command in mocked_commands(ctx) else None
         if mock is None:
             return {"result": True, "details": None}
         settings = parse_values(mock.values)
@@ -83,6 +83,15 @@ class SimulatorDriver:
 def parse_values(values: str) -> dict[str, str]:
     pairs = (item.split(":", 1) for item in values.split(";") if ":" in item)
     return {key.strip().lower(): value.strip() for key, value in pairs}
+
+
+def mocked_commands(ctx) -> set[str]:
+    """Names of the agent commands that have a live mock (most have none): cached, so an unmocked command
+    costs no query. configureSimulator and cleanupSimulatorMock invalidate it (ctx.touch)."""
+    cache = ctx.server.caches.get("simulator")
+    if "names" not in cache:
+        cache["names"] = set(ctx.db.scalars(select(SimulatorMock.name).where(SimulatorMock.removed.is_(None))))
+    return cache["names"]
 
 
 def find_mock(db, host, command: str) -> SimulatorMock | None:

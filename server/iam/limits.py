@@ -20,10 +20,11 @@ A missing row is created on first use, initialised by recounting the tables that
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from ..core.auth import SYSTEM_ACCOUNT_ID
 from ..core.context import Context
+from ..core.db import core, prebuilt
 from ..core.errors import InvalidParameter, ResourceLimitExceeded
 from ..core.listing import domain_paths, subtree_ids
 from .models import ADMIN_ACCOUNT, PROJECT_ACCOUNT, Account, Domain, ResourceCount, ResourceLimit
@@ -334,6 +335,122 @@ def release(ctx: Context, account_id: int, resource: "ResourceType | str | int",
     account = ctx.db.get(Account, account_id)
     for row in count_rows(ctx, rtype, account, ancestry(ctx, account.domain_id)).values():
         lower(ctx, row.id, amount)
+
+
+# ---- several types in one pass -----------------------------------------------------------------
+
+Amounts = dict[str, int] | list[tuple[str, int]]
+
+
+def _wanted(amounts) -> dict[ResourceType, int]:
+    """{type: total amount > 0}, in the order given (the first type over a limit is the one reported)."""
+    wanted: dict[ResourceType, int] = {}
+    for resource, amount in (amounts.items() if isinstance(amounts, dict) else amounts):
+        if amount > 0:
+            rtype = resource_type(resource)
+            wanted[rtype] = wanted.get(rtype, 0) + amount
+    return wanted
+
+
+def count_ids(ctx: Context, rtypes: list[ResourceType], account: Account, chain: list[int]) -> dict:
+    """{(type name, "account" | domain id): row id} of the count rows that exist, in one query."""
+    statement = prebuilt("limits.count_ids", lambda: select(
+        ResourceCount.id, ResourceCount.type, ResourceCount.account_id, ResourceCount.domain_id).where(
+        ResourceCount.type.in_(bindparam("types", expanding=True)),
+        (ResourceCount.account_id == bindparam("account"))
+        | (ResourceCount.account_id.is_(None)
+           & ResourceCount.domain_id.in_(bindparam("chain", expanding=True)))))
+    rows = core(ctx.db, statement, {"types": [t.name for t in rtypes], "account": account.id, "chain": chain})
+    return {(row.type, "account" if row.account_id is not None else row.domain_id): row.id for row in rows}
+
+
+def ids_for(ctx: Context, rtypes: list[ResourceType], account: Account, chain: list[int]) -> dict:
+    """count_ids, creating (and initialising) the rows that are missing."""
+    ids = count_ids(ctx, rtypes, account, chain)
+    for rtype in rtypes:
+        if sum(1 for key in ids if key[0] == rtype.name) < len(chain) + 1:
+            created = ensure_rows(ctx, rtype, account, chain)
+            ids.update({(rtype.name, owner): row.id for owner, row in created.items()})
+    return ids
+
+
+def limits_for(ctx: Context, rtypes: list[ResourceType], account: Account, chain: list[int]) -> dict:
+    """{(type name, "account" | domain id): limit in counted units}; one query for the explicit ones."""
+    if is_unlimited_account(account):
+        return {(t.name, owner): UNLIMITED for t in rtypes for owner in ("account", *chain)}
+    explicit: dict = {"account": {}, **{d: {} for d in chain}}
+    for row in ctx.db.scalars(select(ResourceLimit).where(
+            (ResourceLimit.account_id == account.id)
+            | (ResourceLimit.account_id.is_(None) & ResourceLimit.domain_id.in_(chain)))):
+        explicit["account" if row.account_id is not None else row.domain_id][row.type] = row
+    found = {}
+    for rtype in rtypes:
+        limit = account_limit(ctx, account, rtype, explicit["account"])
+        found[(rtype.name, "account")] = in_units(limit, rtype)
+        for domain_id in chain:
+            limit = domain_limit(ctx, domain_id, rtype, explicit[domain_id])
+            found[(rtype.name, domain_id)] = in_units(limit, rtype)
+    return found
+
+
+def bump_many(ctx: Context, plan: list[tuple[int, int, int]]) -> bool:
+    """`bump` for each (row id, amount, limit) — the same conditional UPDATE, sent as one executemany.
+    True when every row moved; otherwise nothing moved (a savepoint is rolled back)."""
+    statement = prebuilt("limits.bump", lambda: update(ResourceCount).where(
+        ResourceCount.id == bindparam("row"),
+        (bindparam("limit") < 0) | (ResourceCount.count + bindparam("amount") <= bindparam("limit")))
+        .values(count=ResourceCount.count + bindparam("amount")))
+    rows = [{"row": row_id, "amount": amount, "limit": limit} for row_id, amount, limit in plan]
+    if all(limit < 0 for _, _, limit in plan):
+        return core(ctx.db, statement, rows).rowcount == len(rows)
+    savepoint = ctx.db.begin_nested()
+    if core(ctx.db, statement, rows).rowcount == len(rows):
+        savepoint.commit()
+        return True
+    savepoint.rollback()
+    return False
+
+
+def reserve_many(ctx: Context, account_id: int, amounts: Amounts) -> None:
+    """`reserve` for several types at once (a new VM's user_vm, cpu, memory, volume, primary_storage):
+    one query for the counts, one for the limits, one conditional UPDATE for every row. All or nothing;
+    over a limit, the types are reserved one by one so the 532 names the first one that does not fit."""
+    wanted = _wanted(amounts)
+    if not wanted:
+        return
+    account = ctx.db.get(Account, account_id)
+    chain = ancestry(ctx, account.domain_id)
+    rtypes = list(wanted)
+    ids = ids_for(ctx, rtypes, account, chain)
+    limits = limits_for(ctx, rtypes, account, chain)
+    plan = [(row_id, wanted[resource_type(key[0])], limits[key]) for key, row_id in ids.items()]
+    if bump_many(ctx, plan):
+        return
+    done: list[tuple[ResourceType, int]] = []
+    try:
+        for rtype, amount in wanted.items():
+            reserve(ctx, account_id, rtype, amount)
+            done.append((rtype, amount))
+    except ResourceLimitExceeded:
+        release_many(ctx, account_id, done)
+        raise
+
+
+def release_many(ctx: Context, account_id: int, amounts: Amounts) -> None:
+    """`release` for several types at once: one query for the rows, one UPDATE (never below zero)."""
+    wanted = _wanted(amounts)
+    if not wanted:
+        return
+    account = ctx.db.get(Account, account_id)
+    ids = count_ids(ctx, list(wanted), account, ancestry(ctx, account.domain_id))
+    if not ids:
+        return
+    statement = prebuilt("limits.lower", lambda: update(ResourceCount)
+                         .where(ResourceCount.id == bindparam("row"))
+                         .values(count=case((ResourceCount.count >= bindparam("amount"),
+                                             ResourceCount.count - bindparam("amount")), else_=0)))
+    core(ctx.db, statement, [{"row": row_id, "amount": wanted[resource_type(key[0])]}
+                             for key, row_id in ids.items()])
 
 
 def in_units(limit: int, rtype: ResourceType) -> int:

@@ -10,9 +10,10 @@ Everything else (storage pools, IP addresses, VLANs, image stores) is counted fr
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Float, and_, bindparam, case, func, select, update
 
 from ..core.config import ConfigurationValue
+from ..core.db import core, prebuilt
 from ..core.listing import paged_list
 from ..core.params import BOOLEAN, INTEGER, STRING, UUID, Param
 from ..core.registry import ROOT_ONLY, command
@@ -123,19 +124,25 @@ def _take(ctx, host_id: int, capacity_type: int, amount: int, limit: float | Non
 
     One conditional UPDATE, so two management servers allocating at once can never overcommit.
     """
-    condition = [Capacity.host_id == host_id, Capacity.capacity_type == capacity_type]
-    if limit is not None:
-        condition.append(Capacity.used + amount <= Capacity.total * limit)
-    result = ctx.db.execute(update(Capacity).where(*condition).values(used=Capacity.used + amount)
-                            .execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    statement = prebuilt(("capacity.take", limit is None), lambda: _take_statement(limit is None))
+    params = {"host": host_id, "type": capacity_type, "amount": amount, "factor": limit}
+    return core(ctx.db, statement, params).rowcount == 1
+
+
+def _take_statement(unbounded: bool):
+    amount = bindparam("amount")
+    condition = [Capacity.host_id == bindparam("host"), Capacity.capacity_type == bindparam("type")]
+    if not unbounded:
+        condition.append(Capacity.used + amount <= Capacity.total * bindparam("factor", type_=Float))
+    return update(Capacity).where(*condition).values(used=Capacity.used + amount)
 
 
 def _give_back(ctx, host_id: int, capacity_type: int, amount: int) -> None:
-    remaining = Capacity.used - amount
-    ctx.db.execute(update(Capacity).where(Capacity.host_id == host_id, Capacity.capacity_type == capacity_type)
-                   .values(used=case((remaining < 0, 0), else_=remaining))
-                   .execution_options(synchronize_session=False))
+    statement = prebuilt("capacity.give_back", lambda: update(Capacity).where(
+        Capacity.host_id == bindparam("host"), Capacity.capacity_type == bindparam("type"))
+        .values(used=case((Capacity.used - bindparam("amount") < 0, 0),
+                          else_=Capacity.used - bindparam("amount"))))
+    core(ctx.db, statement, {"host": host_id, "type": capacity_type, "amount": amount})
 
 
 def reserve(ctx, host: Host, cpu_mhz: int, ram_bytes: int, cores: int = 0) -> bool:

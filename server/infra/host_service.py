@@ -17,7 +17,7 @@ from ..core.db import now
 from ..core.errors import ApiError, InsufficientCapacity, InvalidParameter, ResourceInUse
 from ..hypervisors.base import AgentError, driver_for
 from . import capacity
-from .models import DISABLED, ENABLED, Cluster, DataCenter, Host, HostPod, HostTag
+from .models import DISABLED, ENABLED, Cluster, DataCenter, Host, HostPod, HostTag, PrivateIp
 
 PREPARE_FOR_MAINTENANCE = "PrepareForMaintenance"
 MAINTENANCE = "Maintenance"
@@ -44,19 +44,34 @@ def reserved_ranges(pod: HostPod) -> list[tuple[int, int]]:
 
 def free_private_ip(ctx, pod: HostPod) -> str:
     """The lowest address of the pod CIDR that is not the gateway, not in the pod's reserved system range
-    and not held by another host of the pod (upstream's simulator picks one at random)."""
+    and not held by another host of the pod (upstream's simulator picks one at random). When the reserved
+    range covers the whole CIDR, a free address of that range is taken through its allocation table, so a
+    system VM can never be handed the same address."""
     network = ipaddress.IPv4Network(f"{pod.cidr_address}/{pod.cidr_size}")
-    reserved = reserved_ranges(pod)
-    taken = set(ctx.db.scalars(select(Host.private_ip_address).where(
-        Host.pod_id == pod.id, Host.removed.is_(None), Host.private_ip_address.is_not(None))))
-    taken.add(pod.gateway)
-    for address in network.hosts():
-        text, number = str(address), int(address)
-        if text in taken or any(start <= number <= end for start, end in reserved):
-            continue
-        return text
-    raise InsufficientCapacity(f"Unable to add the host: no free private IP address left in pod {pod.name} "
-                               f"({network}) outside its reserved system range")
+    reserved = sorted(reserved_ranges(pod))
+    taken = {int(ipaddress.IPv4Address(a)) for a in ctx.db.scalars(select(Host.private_ip_address).where(
+        Host.pod_id == pod.id, Host.removed.is_(None), Host.private_ip_address.is_not(None)))}
+    taken.add(int(ipaddress.IPv4Address(pod.gateway)))
+    number, last = int(network.network_address) + 1, int(network.broadcast_address) - 1
+    while number <= last:
+        block = next(((start, end) for start, end in reserved if start <= number <= end), None)
+        if block:
+            number = block[1] + 1  # jump over the reserved system range at once
+        elif number in taken:
+            number += 1
+        else:
+            return str(ipaddress.IPv4Address(number))
+    return reserved_private_ip(ctx, pod, network)
+
+
+def reserved_private_ip(ctx, pod: HostPod, network) -> str:
+    ip = ctx.db.scalars(select(PrivateIp).where(PrivateIp.pod_id == pod.id, PrivateIp.taken.is_(None))
+                        .order_by(PrivateIp.id).limit(1)).first()
+    if ip is None:
+        raise InsufficientCapacity(f"Unable to add the host: no free private IP address left in pod "
+                                   f"{pod.name} ({network})")
+    ip.taken, ip.reservation_id = now(), "host"
+    return ip.ip_address
 
 
 def check_credentials(hypervisor: str, username: str | None, password: str | None) -> None:
@@ -267,5 +282,9 @@ def delete_host(ctx, host: Host, forced: bool) -> None:
         vm.state, vm.last_host_id, vm.host_id = "Stopped", host.id, None
     set_tags(ctx, host, [])
     capacity.remove_host_capacity(ctx, host)
+    # Give back a system-range address the host was given when its pod had no other.
+    for ip in ctx.db.scalars(select(PrivateIp).where(PrivateIp.pod_id == host.pod_id, PrivateIp.reservation_id ==
+                                                     "host", PrivateIp.ip_address == host.private_ip_address)):
+        ip.taken = ip.reservation_id = None
     host.status, host.removed = "Removed", now()
     ctx.event("HOST.DELETE", f"Host {host.name} deleted", resource_type="Host", resource_id=host.uuid)

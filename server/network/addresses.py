@@ -5,13 +5,15 @@ retried when another management server won the race, so two servers sharing one 
 out the same VLAN or address. NIC addresses are guarded by the (network_id, ip4_address) unique key.
 """
 
+import functools
 import ipaddress
+import itertools
 from types import SimpleNamespace
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..core.db import now
+from ..core.db import core, now, prebuilt
 from ..core.errors import InsufficientCapacity, InvalidParameter
 from ..infra.models import GuestVnet, PhysicalNetwork, PublicIp, Vlan
 from ..usage.models import record_usage
@@ -205,12 +207,25 @@ def guest_vm_cidr(network: Network) -> ipaddress.IPv4Network | None:
 def guest_candidates(ctx, network: Network):
     """Free addresses of an isolated network, lowest first: not the gateway, not reserved, not in use."""
     cidr = guest_vm_cidr(network)
-    used = set(ctx.db.scalars(select(Nic.ip4_address).where(Nic.network_id == network.id,
-                                                            Nic.ip4_address.is_not(None))))
+    statement = prebuilt("nics.addresses", lambda: select(Nic.ip4_address).where(
+        Nic.network_id == bindparam("network"), Nic.ip4_address.is_not(None)))
+    used = set(core(ctx.db, statement, {"network": network.id}).scalars().all())
     used.add(network.gateway)
-    for host in cidr.hosts():
-        if str(host) not in used:
-            yield str(host)
+    yield from itertools.filterfalse(used.__contains__, host_addresses(cidr))
+
+
+@functools.lru_cache(maxsize=64)
+def _host_list(cidr: ipaddress.IPv4Network) -> tuple[str, ...]:
+    return tuple(str(host) for host in cidr.hosts())
+
+
+def host_addresses(cidr: ipaddress.IPv4Network):
+    """cidr.hosts() as strings, lowest first; the list of a network up to a /16 is made once (with
+    thousands of NICs on a network, making the strings at every allocation costs more than the query)."""
+    if cidr.num_addresses <= 65536:
+        return _host_list(cidr)
+    return (f"{v >> 24}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}"
+            for v in range(int(cidr.network_address) + 1, int(cidr.broadcast_address)))
 
 
 def check_requested_guest_ip(network: Network, requested: str) -> str:
@@ -247,16 +262,17 @@ def insert_nic(ctx, fields: dict, candidates) -> Nic:
 
 def next_mac(ctx, zone_id: int) -> str:
     """A zone-unique MAC, 02:00:<zone>:<24-bit counter> (locally administered, as upstream's)."""
-    counter = update(MacAddressCounter).where(MacAddressCounter.zone_id == zone_id).values(
-        next_value=MacAddressCounter.next_value + 1).execution_options(synchronize_session=False)
-    if ctx.db.execute(counter).rowcount == 0:
+    counter = prebuilt("mac.next", lambda: update(MacAddressCounter).where(
+        MacAddressCounter.zone_id == bindparam("zone")).values(next_value=MacAddressCounter.next_value + 1))
+    if core(ctx.db, counter, {"zone": zone_id}).rowcount == 0:
         try:
             with ctx.db.begin_nested():
                 ctx.db.add(MacAddressCounter(zone_id=zone_id, next_value=1))
         except IntegrityError:
             pass  # another server created the row first
-        ctx.db.execute(counter)
-    current = select(MacAddressCounter.next_value).where(MacAddressCounter.zone_id == zone_id)
-    value = ctx.db.scalar(current) - 1
+        core(ctx.db, counter, {"zone": zone_id})
+    current = prebuilt("mac.current", lambda: select(MacAddressCounter.next_value).where(
+        MacAddressCounter.zone_id == bindparam("zone")))
+    value = core(ctx.db, current, {"zone": zone_id}).scalar() - 1
     return "02:00:" + ":".join(f"{b:02x}" for b in (zone_id & 0xFF, (value >> 16) & 0xFF, (value >> 8) & 0xFF,
                                                       value & 0xFF))

@@ -10,11 +10,11 @@ and starts the virtual router through the hypervisor driver; a failure gives bac
 import asyncio
 from types import SimpleNamespace
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from ..compute.models import ROUTER, VMInstance
 from ..core.context import Params
-from ..core.db import now
+from ..core.db import now, prebuilt
 from ..core.errors import (
     ApiError,
     ConcurrentOperation,
@@ -141,6 +141,9 @@ async def implement(ctx, network: Network) -> Network:
 
     The caller's work is committed first: this awaits drivers, and a failure must not undo the caller's
     changes when it gives back what the implementation took."""
+    ctx.db.refresh(network)
+    if network.removed is None and is_ready(ctx, network):
+        return network  # the usual case: nothing to do, nothing awaited
     ctx.commit()
     for _ in range(int(IMPLEMENT_WAIT_SECONDS / IMPLEMENT_POLL)):
         ctx.db.refresh(network)
@@ -243,6 +246,9 @@ async def delete_network(ctx, network: Network) -> None:
         await vr.destroy(ctx, router)
         ctx.commit()
     ctx.db.refresh(network)
+    from .rules import forget_network  # at call time: the rule modules stay out of this one's imports
+
+    forget_network(ctx, network)
     addresses.release_public_ips(ctx, network)
     ranges = list(ctx.db.scalars(select(Vlan).where(Vlan.network_id == network.id, Vlan.removed.is_(None))))
     for vlan in ranges:
@@ -309,20 +315,27 @@ def allocate_nic(ctx, vm, network: Network, device: int, wanted: str | None) -> 
 
 async def prepare_networks(ctx, vm) -> None:
     """Implement every network the VM has a NIC on (drivers are awaited); NICs follow the new VNETs."""
-    network_ids = list(dict.fromkeys(ctx.db.scalars(select(Nic.network_id).where(Nic.instance_id == vm.id)
-                                                    .order_by(Nic.device_id))))
-    for network_id in network_ids:
+    query = prebuilt("nics.of_vm", lambda: select(Nic).where(Nic.instance_id == bindparam("vm"))
+                     .order_by(Nic.device_id))
+    nics = list(ctx.db.scalars(query, {"vm": vm.id}))
+    for network_id in dict.fromkeys(nic.network_id for nic in nics):
         await implement(ctx, ctx.db.get(Network, network_id))
-    for nic in ctx.db.scalars(select(Nic).where(Nic.instance_id == vm.id)):
+    for nic in nics:
         network = ctx.db.get(Network, nic.network_id)
         if network.guest_type != SHARED and not has_ranges(ctx, network):
             nic.broadcast_uri = nic.isolation_uri = network.broadcast_uri
         nic.state = "Reserved"
+    from .security_group_members import program_vm  # at call time: rule modules stay out of our imports
+
+    await program_vm(ctx, vm)
 
 
 def release_nics(ctx, vm) -> None:
     """Free the VM's shared-range addresses and delete its NICs (the VM is being expunged)."""
     addresses.release_shared_ips(ctx, vm)
+    from .rules import forget_vm  # at call time: the rule modules stay out of this one's imports
+
+    forget_vm(ctx, vm)
     for nic in ctx.db.scalars(select(Nic).where(Nic.instance_id == vm.id)):
         network = ctx.db.get(Network, nic.network_id)
         record_usage(ctx, "NETWORK.OFFERING.REMOVE", account_id=vm.account_id, domain_id=vm.domain_id,
@@ -339,8 +352,10 @@ def nic_views(ctx, vm_ids: list[int]) -> dict[int, list[dict]]:
     found: dict[int, list[dict]] = {vm_id: [] for vm_id in vm_ids}
     if not vm_ids:
         return found
-    rows = ctx.db.execute(select(Nic, Network).join(Network, Network.id == Nic.network_id)
-                          .where(Nic.instance_id.in_(vm_ids)).order_by(Nic.instance_id, Nic.device_id))
+    query = prebuilt("nics.views", lambda: select(Nic, Network).join(Network, Network.id == Nic.network_id)
+                     .where(Nic.instance_id.in_(bindparam("ids", expanding=True)))
+                     .order_by(Nic.instance_id, Nic.device_id))
+    rows = ctx.db.execute(query, {"ids": list(vm_ids)})
     for row_nic, network in rows:
         found[row_nic.instance_id].append(nic(row_nic, network))
     return found

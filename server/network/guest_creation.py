@@ -6,8 +6,9 @@
 import ipaddress
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
+from ..core.db import core, prebuilt
 from ..core.errors import InvalidParameter, PermissionDenied
 from ..iam.models import Account, Domain
 from ..infra.ipranges import add_public_ips, check_pod_system_ranges, check_zone_ranges, vlan_tag
@@ -26,18 +27,25 @@ DOMAIN_NAME = re.compile(rf"^(?=.{{1,190}}$){_LABEL}(\.{_LABEL})*$")
 # ---- offerings' services --------------------------------------------------------------------------
 
 def services_of(ctx, offering_id: int) -> dict[str, list[str]]:
-    """{service: [providers]} of a network offering."""
-    row = NetworkOfferingService
-    found: dict[str, list[str]] = {}
-    query = select(row.service, row.provider).where(row.offering_id == offering_id).order_by(row.id)
-    for service, provider in ctx.db.execute(query):
-        found.setdefault(service, []).append(provider)
-    return found
+    """{service: [providers]} of a network offering. An offering's services never change once it is
+    created, so they are read once per server (every VM start asks)."""
+    known = ctx.server.caches.get("zones").setdefault("offering_services", {})
+    if offering_id not in known:
+        row = NetworkOfferingService
+        found: dict[str, list[str]] = {}
+        query = select(row.service, row.provider).where(row.offering_id == offering_id).order_by(row.id)
+        for service, provider in ctx.db.execute(query):
+            found.setdefault(service, []).append(provider)
+        if not found:
+            return found  # not committed yet, perhaps: not remembered
+        known[offering_id] = found
+    return {service: list(providers) for service, providers in known[offering_id].items()}
 
 
 def has_ranges(ctx, network: Network) -> bool:
-    query = select(Vlan.id).where(Vlan.network_id == network.id, Vlan.removed.is_(None))
-    return ctx.db.scalar(query.limit(1)) is not None
+    query = prebuilt("network.has_ranges", lambda: select(Vlan.id).where(
+        Vlan.network_id == bindparam("network"), Vlan.removed.is_(None)).limit(1))
+    return core(ctx.db, query, {"network": network.id}).first() is not None
 
 
 # ---- creation ------------------------------------------------------------------------------------

@@ -163,3 +163,144 @@ class VpcOfferingService(Base):
     vpc_offering_id: Mapped[int] = mapped_column(ForeignKey("vpc_offerings.id"), index=True)
     service: Mapped[str] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(64))
+
+
+# ---- network rules on public addresses and guest networks (firewall_rules and its details) --------
+
+class FirewallRule(Entity, Base):
+    """Every network rule, whatever its purpose: one row here (upstream firewall_rules), details for port
+    forwarding and load balancing in their own tables keyed by the same id."""
+
+    __tablename__ = "firewall_rules"
+    # Firewall | PortForwarding | StaticNat | LoadBalancing | Vpn
+    purpose: Mapped[str] = mapped_column(String(32), index=True)
+    protocol: Mapped[str] = mapped_column(String(16), default="tcp")
+    start_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    end_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    icmp_type: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    icmp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source_cidrs: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated
+    destination_cidrs: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated (egress)
+    traffic_type: Mapped[str] = mapped_column(String(16), default="Ingress")  # Ingress | Egress
+    state: Mapped[str] = mapped_column(String(16), default="Add")  # Add | Active | Revoke
+    ip_address_id: Mapped[int | None] = mapped_column(ForeignKey("user_ip_address.id"), nullable=True,
+                                                      index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+    # The rule this one was opened for (a port forwarding or load balancing rule's firewall rule).
+    related_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    type: Mapped[str] = mapped_column(String(16), default="User")  # User | System
+    for_display: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PortForwardingRule(Base):
+    """Where a port forwarding rule sends its traffic (port_forwarding_rules)."""
+
+    __tablename__ = "port_forwarding_rules"
+    id: Mapped[int] = mapped_column(ForeignKey("firewall_rules.id", ondelete="CASCADE"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
+    dest_ip_address: Mapped[str] = mapped_column(String(64))
+    dest_port_start: Mapped[int] = mapped_column(Integer)
+    dest_port_end: Mapped[int] = mapped_column(Integer)
+
+
+class LoadBalancerRule(Base):
+    """A load balancing rule's own fields (load_balancing_rules); public port and protocol are on the
+    firewall_rules row of the same id."""
+
+    __tablename__ = "load_balancing_rules"
+    id: Mapped[int] = mapped_column(ForeignKey("firewall_rules.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    algorithm: Mapped[str] = mapped_column(String(32))  # roundrobin | leastconn | source
+    default_port_start: Mapped[int] = mapped_column(Integer)  # the private port
+    default_port_end: Mapped[int] = mapped_column(Integer)
+    lb_protocol: Mapped[str | None] = mapped_column(String(16), nullable=True)  # tcp | udp | tcp-proxy
+    scheme: Mapped[str] = mapped_column(String(16), default="Public")
+
+
+class LoadBalancerVmMap(Base):
+    """A VM (and the guest address) behind a load balancing rule (load_balancer_vm_map)."""
+
+    __tablename__ = "load_balancer_vm_map"
+    __table_args__ = (UniqueConstraint("load_balancer_id", "instance_id", "instance_ip"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    load_balancer_id: Mapped[int] = mapped_column(ForeignKey("firewall_rules.id", ondelete="CASCADE"),
+                                                  index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
+    instance_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="Add")  # Add | Active | Revoke
+
+
+class LBStickinessPolicy(Entity, Base):
+    __tablename__ = "load_balancer_stickiness_policies"
+    load_balancer_id: Mapped[int] = mapped_column(ForeignKey("firewall_rules.id", ondelete="CASCADE"),
+                                                  index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    method_name: Mapped[str] = mapped_column(String(32))  # LbCookie | AppCookie | SourceBased
+    params: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object
+    state: Mapped[str] = mapped_column(String(16), default="Add")  # Add | Active | Revoke
+    for_display: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LBHealthCheckPolicy(Entity, Base):
+    __tablename__ = "load_balancer_healthcheck_policies"
+    load_balancer_id: Mapped[int] = mapped_column(ForeignKey("firewall_rules.id", ondelete="CASCADE"),
+                                                  index=True)
+    ping_path: Mapped[str] = mapped_column(String(255), default="/")
+    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    response_time: Mapped[int] = mapped_column(Integer, default=2)  # seconds
+    interval: Mapped[int] = mapped_column(Integer, default=5)  # seconds
+    healthy_threshold: Mapped[int] = mapped_column(Integer, default=2)
+    unhealthy_threshold: Mapped[int] = mapped_column(Integer, default=10)
+    state: Mapped[str] = mapped_column(String(16), default="Add")  # Add | Active | Revoke
+    for_display: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# ---- security groups ----------------------------------------------------------------------------
+
+class SecurityGroup(Entity, Base):
+    __tablename__ = "security_group"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id"))
+
+
+class SecurityGroupRule(Entity, Base):
+    """An ingress or egress rule: by CIDR, or by another group (allowed_group_id)."""
+
+    __tablename__ = "security_group_rule"
+    security_group_id: Mapped[int] = mapped_column(ForeignKey("security_group.id", ondelete="CASCADE"),
+                                                   index=True)
+    type: Mapped[str] = mapped_column(String(16))  # ingress | egress
+    protocol: Mapped[str] = mapped_column(String(16))  # tcp | udp | icmp | all | a protocol number
+    # Upstream keeps an ICMP rule's type in start_port and its code in end_port.
+    start_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    end_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    allowed_ip_cidr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    allowed_group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="Add")  # Add | Active | Revoke
+
+
+class SecurityGroupVmMap(Base):
+    __tablename__ = "security_group_vm_map"
+    __table_args__ = (UniqueConstraint("security_group_id", "instance_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    security_group_id: Mapped[int] = mapped_column(ForeignKey("security_group.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
+
+
+class StaticNat(Base):
+    """The guest address a static NAT public address maps to (upstream keeps it as user_ip_address.vm_ip);
+    the address row itself carries is_static_nat and vm_id."""
+
+    __tablename__ = "static_nat"
+    __table_args__ = (UniqueConstraint("network_id", "guest_ip"),)
+    ip_address_id: Mapped[int] = mapped_column(ForeignKey("user_ip_address.id"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("vm_instance.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    guest_ip: Mapped[str] = mapped_column(String(64))

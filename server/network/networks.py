@@ -12,6 +12,7 @@ from ..core.registry import command
 from ..iam.models import Account, Domain
 from ..iam.service import find_account
 from ..infra.models import DataCenter, PhysicalNetwork, PublicIp, Vlan
+from ..platform.tags import fill_tags, tag_filter
 from ..usage.models import record_usage
 from . import guest, guest_creation
 from . import network_views as views
@@ -244,11 +245,11 @@ def list_networks(ctx, p):
         query = query.where(false())  # no VPC exists yet
     if p.canusefordeploy is not None:
         query = query.where(deployable() if p.canusefordeploy else ~deployable())
-    query = offering_filters(p, query)
+    query = tag_filter(ctx, offering_filters(p, query), Network, "Network", p.tags)
     page = paged(ctx, p, query, lambda row: row, keyword_columns=(Network.name, Network.display_text),
                  order_by=Network.id)
     page.items = views.networks(ctx, page.items)
-    return page
+    return fill_tags(ctx, "Network", page)
 
 
 # ---- updateNetwork --------------------------------------------------------------------------------

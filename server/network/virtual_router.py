@@ -9,10 +9,10 @@ faults can fail it), sent after the transaction is committed; a failed start giv
 import ipaddress
 import random
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from ..compute.models import ROUTER, ServiceOffering, VMInstance
-from ..core.db import now
+from ..core.db import now, prebuilt
 from ..core.errors import InsufficientCapacity
 from ..hypervisors.base import AgentError, driver_for
 from ..infra import capacity
@@ -76,9 +76,10 @@ def router_offering(ctx, router: VMInstance | None = None) -> ServiceOffering | 
 
 def routers_of(ctx, network: Network) -> list[VMInstance]:
     """The live routers with a NIC on a guest network."""
-    return list(ctx.db.scalars(select(VMInstance).join(Nic, Nic.instance_id == VMInstance.id).where(
-        Nic.network_id == network.id, VMInstance.type == ROUTER, VMInstance.removed.is_(None))
-        .order_by(VMInstance.id)))
+    query = prebuilt("network.routers", lambda: select(VMInstance).join(Nic, Nic.instance_id == VMInstance.id)
+                     .where(Nic.network_id == bindparam("network"), VMInstance.type == ROUTER,
+                            VMInstance.removed.is_(None)).order_by(VMInstance.id))
+    return list(ctx.db.scalars(query, {"network": network.id}))
 
 
 def guest_network_of(ctx, router: VMInstance) -> Network | None:
@@ -198,6 +199,9 @@ async def start(ctx, router: VMInstance) -> VMInstance:
     ctx.db.refresh(router)
     router.state, router.last_started, router.update_count = "Running", now(), router.update_count + 1
     router_event(ctx, router, "START", f"Virtual router {router.name} started on {host.name}")
+    from .rules import reapply  # at call time: rules.py imports this module (for guest_network_of)
+
+    await reapply(ctx, router)
     return router
 
 

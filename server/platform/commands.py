@@ -203,12 +203,20 @@ def job_view(job, user_uuid, account, account_uuid, domain_uuid, domain_path):
 ], fields={"jobid": "", "jobstatus": "", "jobresultcode": "", "jobresult": ""})
 def query_async_job_result(ctx, p):
     """Retrieves the current status of asynchronous job."""
-    row = ctx.db.execute(job_query().where(AsyncJob.id == p.jobid.id)).one()
-    answer = job_view(*row)
-    if p.jobid.msid is not None:
-        ms = ctx.db.scalar(select(ManagementServerHost.uuid).where(ManagementServerHost.msid == p.jobid.msid))
-        answer["managementserverid"] = ms
+    job = p.jobid
+    answer = job_view(*job_row(ctx, job))
+    if job.msid is not None:
+        answer["managementserverid"] = ctx.server.ms_uuid if job.msid == ctx.server.msid else ctx.db.scalar(
+            select(ManagementServerHost.uuid).where(ManagementServerHost.msid == job.msid))
     return answer
+
+
+def job_row(ctx, job) -> tuple:
+    """The job with its owner's names: from the cached principal of its user (polling is hot), else read."""
+    who = auth.by_user_id(ctx.server, job.user_id, ctx.db)
+    if who is not None and who.account_id == job.account_id and who.domain_id == job.domain_id:
+        return job, who.user_uuid, who.account_name, who.account_uuid, who.domain_uuid, who.domain_path
+    return ctx.db.execute(job_query().where(AsyncJob.id == job.id)).one()
 
 
 @command("listAsyncJobs", response="asyncjobs", listing="owned", params=[

@@ -12,9 +12,10 @@ asked for; `tags_for` / `fill_tags` answer the tags of a page of rows in one que
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import bindparam, delete, exists, func, or_, select
 
 from ..core.auth import SYSTEM_ACCOUNT_ID
+from ..core.db import prebuilt
 from ..core.errors import ApiError, InternalError, InvalidParameter, PermissionDenied
 from ..core.listing import check_owner, owner_filter, paged
 from ..core.params import LIST, MAP, STRING, UUID, Param
@@ -141,9 +142,10 @@ def tags_for(ctx, resource_type: str, ids: list[int]) -> dict[int, list[dict]]:
     if not ids:
         return answer
     kind = taggable(resource_type)
-    query = with_owner(ResourceTag).where(ResourceTag.resource_type == kind.name,
-                                          ResourceTag.resource_id.in_(ids)).order_by(ResourceTag.id)
-    for row in ctx.db.execute(query):
+    query = prebuilt("tags.for", lambda: with_owner(ResourceTag).where(
+        ResourceTag.resource_type == bindparam("type"),
+        ResourceTag.resource_id.in_(bindparam("ids", expanding=True))).order_by(ResourceTag.id))
+    for row in ctx.db.execute(query, {"type": kind.name, "ids": list(ids)}):
         answer[row[0].resource_id].append(tag_view(*row))
     return answer
 

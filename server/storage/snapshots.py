@@ -14,7 +14,7 @@ import zoneinfo
 from sqlalchemy import select
 
 from ..compute.models import VMInstance
-from ..compute.peers import release_limit, reserve_limit, tag_filter, tags_for
+from ..compute.peers import release_limits, reserve_limits, tag_filter, tags_for
 from ..compute.vm_views import owners, rows_by_id
 from ..core.db import now
 from ..core.errors import InvalidParameter
@@ -38,6 +38,7 @@ SCHEDULES = {
     "MONTHLY": re.compile(r"([0-5]?\d):([01]?\d|2[0-3]):([1-9]|1\d|2[0-8])\Z"),
 }
 SNAPSHOT_EVENT = dict(resource_type="Snapshot")
+TAKEN = ("BackedUp", "CreatedOnPrimary")  # the states of a snapshot that exists (SNAPSHOT.CREATE billed)
 
 
 def snapshot_event(ctx, kind: str, snapshot: Snapshot, text: str, level: str = "INFO") -> None:
@@ -66,24 +67,28 @@ def check_snapshottable(ctx, volume: Volume) -> None:
 
 
 def create_row(ctx, p) -> Snapshot:
-    volume = p.volumeid
-    check_snapshottable(ctx, volume)
-    vm = ctx.db.get(VMInstance, volume.instance_id) if volume.instance_id else None
-    policy = p.policyid
-    interval = INTERVALS[policy.interval] if policy is not None else None
-    stamp = now().strftime("%Y%m%d%H%M%S")
-    name = p.name or f"{vm.name if vm else 'detached'}_{volume.name}_{stamp}"
     location = (p.locationtype or "").upper() or None
     if location not in (None, "PRIMARY", "SECONDARY"):
         raise InvalidParameter(f"Invalid location type {p.locationtype}; use PRIMARY or SECONDARY")
-    snapshot = Snapshot(name=name, account_id=volume.account_id, domain_id=volume.domain_id,
+    return new_snapshot(ctx, p.volumeid, p.policyid, name=p.name, location=location)
+
+
+def new_snapshot(ctx, volume: Volume, policy: SnapshotPolicy | None, *, name: str | None = None,
+                 location: str | None = None, created=None) -> Snapshot:
+    """The row of a snapshot about to be taken, counted against the owner (a policy's snapshots are of its
+    interval); `created`: the scheduler's clock."""
+    check_snapshottable(ctx, volume)
+    vm = ctx.db.get(VMInstance, volume.instance_id) if volume.instance_id else None
+    interval = INTERVALS[policy.interval] if policy is not None else None
+    stamp = (created or now()).strftime("%Y%m%d%H%M%S")
+    snapshot = Snapshot(name=name or f"{vm.name if vm else 'detached'}_{volume.name}_{stamp}",
+                        account_id=volume.account_id, domain_id=volume.domain_id,
                         zone_id=volume.zone_id, volume_id=volume.id, volume_type=volume.volume_type,
                         snapshot_type=interval or "MANUAL", interval_type=interval, size=volume.size,
                         physical_size=volume.size, hypervisor_type=vm.hypervisor_type if vm else None,
-                        state="Allocated", location_type=location)
+                        state="Allocated", location_type=location, created=created or now())
     # Counted before the row exists: the limits module recounts the tables when it first meets an account.
-    reserve_limit(ctx, snapshot.account_id, "snapshot", 1)
-    reserve_limit(ctx, snapshot.account_id, "secondary_storage", snapshot.size)
+    reserve_limits(ctx, snapshot.account_id, [("snapshot", 1), ("secondary_storage", snapshot.size)])
     ctx.db.add(snapshot)
     ctx.db.flush()
     return snapshot
@@ -109,7 +114,39 @@ async def take(ctx, snapshot: Snapshot) -> Snapshot:
                                                      "taken")
     record_usage(ctx, "SNAPSHOT.CREATE", account_id=snapshot.account_id, domain_id=snapshot.domain_id,
                  zone_id=snapshot.zone_id, resource=snapshot, resource_type="Snapshot", size=snapshot.size)
+    if snapshot.snapshot_type != "MANUAL":
+        keep_at_most(ctx, snapshot)
     return snapshot
+
+
+def keep_at_most(ctx, snapshot: Snapshot) -> list[Snapshot]:
+    """A policy keeps at most `maxsnaps` snapshots of its interval per volume: the oldest go (upstream
+    deletes them once the new one is taken). Answers those deleted."""
+    policy = ctx.db.scalars(select(SnapshotPolicy).where(
+        SnapshotPolicy.volume_id == snapshot.volume_id, SnapshotPolicy.removed.is_(None),
+        SnapshotPolicy.interval == INTERVALS.index(snapshot.snapshot_type))).first()
+    if policy is None:
+        return []
+    kept = ctx.db.scalars(select(Snapshot).where(
+        Snapshot.volume_id == snapshot.volume_id, Snapshot.snapshot_type == snapshot.snapshot_type,
+        Snapshot.removed.is_(None), Snapshot.state.in_(TAKEN)).order_by(Snapshot.created.desc(),
+                                                                          Snapshot.id.desc())).all()
+    for old in kept[policy.max_snaps:]:
+        remove(ctx, old, f"Snapshot {old.name} deleted: policy {policy.uuid} keeps {policy.max_snaps} "
+                         f"{snapshot.snapshot_type} snapshots of the volume")
+    return kept[policy.max_snaps:]
+
+
+def remove(ctx, snapshot: Snapshot, text: str | None = None) -> None:
+    """Deleted: Destroyed, no longer counted against the owner; SNAPSHOT.DELETE is billed for one whose
+    SNAPSHOT.CREATE was (a taken one)."""
+    billed = snapshot.state in TAKEN
+    snapshot.state, snapshot.removed = "Destroyed", now()
+    uncount(ctx, snapshot)
+    snapshot_event(ctx, "SNAPSHOT.DELETE", snapshot, text or f"Snapshot {snapshot.name} deleted")
+    if billed:
+        record_usage(ctx, "SNAPSHOT.DELETE", account_id=snapshot.account_id, domain_id=snapshot.domain_id,
+                     zone_id=snapshot.zone_id, resource=snapshot, resource_type="Snapshot")
 
 
 def fail(ctx, snapshot: Snapshot) -> None:
@@ -122,8 +159,7 @@ def fail(ctx, snapshot: Snapshot) -> None:
 
 
 def uncount(ctx, snapshot: Snapshot) -> None:
-    release_limit(ctx, snapshot.account_id, "snapshot", 1)
-    release_limit(ctx, snapshot.account_id, "secondary_storage", snapshot.size)
+    release_limits(ctx, snapshot.account_id, [("snapshot", 1), ("secondary_storage", snapshot.size)])
 
 
 def snapshot_views(ctx, rows: list[Snapshot]) -> list[dict]:
@@ -183,11 +219,7 @@ def delete_snapshot(ctx, p):
     snapshot = p.id
     if snapshot.state not in ("BackedUp", "CreatedOnPrimary", "Error"):
         raise InvalidParameter(f"Can't delete snapshot {snapshot.uuid} with state {snapshot.state}")
-    snapshot.state, snapshot.removed = "Destroyed", now()
-    uncount(ctx, snapshot)
-    snapshot_event(ctx, "SNAPSHOT.DELETE", snapshot, f"Snapshot {snapshot.name} deleted")
-    record_usage(ctx, "SNAPSHOT.DELETE", account_id=snapshot.account_id, domain_id=snapshot.domain_id,
-                 zone_id=snapshot.zone_id, resource=snapshot, resource_type="Snapshot")
+    remove(ctx, snapshot)
     return {"success": True}
 
 
@@ -320,6 +352,8 @@ def create_snapshot_policy(ctx, p):
     if policy is None:
         policy = SnapshotPolicy(volume_id=volume.id, interval=INTERVALS.index(interval))
         ctx.db.add(policy)
+    elif (policy.schedule, policy.timezone) != (p.schedule, timezone):
+        policy.created = now()  # a new schedule counts from now, as upstream schedules its next run
     policy.schedule, policy.timezone, policy.max_snaps = p.schedule, timezone, max_snaps
     policy.display = p.fordisplay is not False
     ctx.db.flush()

@@ -241,8 +241,17 @@ def finish(ctx, ref_id: int, *, size: int | None = None, error: str | None = Non
         template.size = size
     ctx.event("TEMPLATE.DOWNLOAD.SUCCESS", f"Download of {label(template)} {template.name} complete "
               f"({size} bytes)", **described)
-    record_usage(ctx, f"{usage_prefix(template)}.CREATE", zone_id=ref.zone_id, resource=template,
-                 resource_type=resource_type(template), template_id=template.id, size=size, **owner)
+    if not ready_elsewhere_in_zone(ctx, ref):  # one record per zone, as its .DELETE is
+        record_usage(ctx, f"{usage_prefix(template)}.CREATE", zone_id=ref.zone_id, resource=template,
+                     resource_type=resource_type(template), template_id=template.id, size=size, **owner)
+
+
+def ready_elsewhere_in_zone(ctx, ref: TemplateStoreRef) -> bool:
+    """Another copy of the template is already Ready in the ref's zone (another image store)."""
+    return ctx.db.scalar(select(TemplateStoreRef.id).where(
+        TemplateStoreRef.template_id == ref.template_id, TemplateStoreRef.id != ref.id,
+        TemplateStoreRef.zone_id.is_not_distinct_from(ref.zone_id), TemplateStoreRef.state == "Ready")
+        .limit(1)) is not None
 
 
 def label(template: VMTemplate) -> str:

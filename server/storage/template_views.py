@@ -5,6 +5,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from ..compute.models import UserData
+from ..compute.peers import tags_for
 from ..core.responses import describe
 from ..iam.models import Account, Domain
 from ..infra.models import DataCenter
@@ -48,9 +49,10 @@ def _by_id(ctx, model, ids) -> dict:
 class Lookups:
     """Everything a page of (template, zone) entries refers to, read in a fixed number of queries."""
 
-    def __init__(self, ctx, entries: list[tuple[VMTemplate, int | None]]):
+    def __init__(self, ctx, entries: list[tuple[VMTemplate, int | None]], iso: bool = False):
         templates = {row.id: row for row, _ in entries}
         ids = list(templates)
+        self.tags = tags_for(ctx, "ISO" if iso else "Template", ids)
         self.refs: dict[tuple[int, int | None], list[TemplateStoreRef]] = defaultdict(list)
         for ref in ctx.db.scalars(select(TemplateStoreRef).where(
                 TemplateStoreRef.template_id.in_(ids), TemplateStoreRef.state != "Destroyed")
@@ -72,7 +74,7 @@ class Lookups:
 
 
 def templates(ctx, entries: list[tuple[VMTemplate, int | None]], iso: bool = False) -> list[dict]:
-    lookups = Lookups(ctx, entries) if entries else None
+    lookups = Lookups(ctx, entries, iso) if entries else None
     return [template(ctx, row, zone_id, iso, lookups) for row, zone_id in entries]
 
 
@@ -103,7 +105,7 @@ def may_see_url(ctx, template: VMTemplate) -> bool:
 
 def template(ctx, row: VMTemplate, zone_id: int | None, iso: bool = False,
              lookups: Lookups | None = None) -> dict:
-    lookups = lookups or Lookups(ctx, [(row, zone_id)])
+    lookups = lookups or Lookups(ctx, [(row, zone_id)], iso)
     refs = lookups.refs.get((row.id, zone_id), [])
     ref = best_ref(refs)
     zone, guest_os = lookups.zones.get(zone_id), lookups.guest_os.get(row.guest_os_id)
@@ -123,7 +125,8 @@ def template(ctx, row: VMTemplate, zone_id: int | None, iso: bool = False,
         "isextractable": row.extractable and row.type != "SYSTEM",
         "isdynamicallyscalable": flags.dynamically_scalable, "bootable": row.bootable,
         "details": lookups.details.get(row.id) or None,
-        "tags": [], "requireshvm": flags.requires_hvm, "bits": row.bits, "arch": row.arch,
+        "tags": lookups.tags.get(row.id, []), "requireshvm": flags.requires_hvm, "bits": row.bits,
+        "arch": row.arch,
         "templatetag": flags.template_tag, "directdownload": flags.direct_download, "deployasis": False,
         "downloaddetails": download_details(lookups, refs), "url": row.url if may_see_url(ctx, row) else None,
         "sourcetemplateid": source.uuid if source else None, "hasannotations": False, "removed": row.removed,

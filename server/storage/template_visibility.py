@@ -3,6 +3,7 @@ access checks for commands that name a template (public, owned, shared through l
 
 from sqlalchemy import and_, false, func, not_, or_, select, true
 
+from ..compute.peers import tag_filter
 from ..core.errors import InvalidParameter, PermissionDenied
 from ..core.listing import can_access_domain, paged, subtree_ids
 from ..iam.models import Account, Domain
@@ -141,7 +142,7 @@ def list_templates(ctx, p, name: str, iso: bool):
     if only_ready(ctx, p, name):
         query = query.where(select(R.id).where(R.template_id == T.id, R.state == "Ready",
                                                R.zone_id.is_not_distinct_from(pairs.c.zone_id)).exists())
-    query = narrow(query, p, iso, pairs)
+    query = tag_filter(ctx, narrow(query, p, iso, pairs), T, "ISO" if iso else "Template", p.tags)
     order = (func.coalesce(TemplateFlags.sort_key, 0), T.id, pairs.c.zone_id)
     result = paged(ctx, p, query, lambda row, zone_id: (row, zone_id),
                    keyword_columns=(T.name, T.display_text), order_by=order)

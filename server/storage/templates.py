@@ -182,8 +182,7 @@ LIST_FILTERS = [
     Param("showremoved", BOOLEAN, description="show removed templates and ISOs as well"),
     Param("isready", BOOLEAN, description="true if this template or ISO is ready to be deployed"),
     Param("arch", STRING, since="4.20", description="the CPU arch of the template or ISO"),
-    Param("tags", MAP, description="List resources by tags (key/value pairs); tag search is not supported "
-                                   "yet and ignored"),
+    Param("tags", MAP, description="List resources by tags (key/value pairs)"),
 ]
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 
 from ..compute.models import VMInstance
 from ..compute.peers import tag_filter, tags_for
+from ..compute.vm_service import vm_snapshot_usage
 from ..compute.vm_views import owners, rows_by_id
 from ..core.db import now
 from ..core.errors import InvalidParameter
@@ -84,6 +85,7 @@ async def take(ctx, snap: VMSnapshot) -> VMSnapshot:
     snap.state = "Ready"
     vmsnapshot_event(ctx, "VMSNAPSHOT.CREATE", snap, f"VM snapshot {snap.display_name} of VM {vm.name} "
                                                      "created")
+    vm_snapshot_usage(ctx, "VMSNAPSHOT.CREATE", snap, vm)
     return snap
 
 
@@ -147,6 +149,8 @@ async def delete_vm_snapshot(ctx, p):
     if snap.state == "Ready" and vm is not None and vm.removed is None:
         await volumes.agent(ctx, vm_host(ctx, vm), "DeleteVMSnapshotCommand", vm=vm.name, snapshot=snap.name)
         ctx.db.refresh(snap)
+    if snap.state == "Ready" and vm is not None:
+        vm_snapshot_usage(ctx, "VMSNAPSHOT.DELETE", snap, vm)
     if snap.current and snap.parent_id is not None:
         parent = ctx.db.get(VMSnapshot, snap.parent_id)
         if parent is not None and parent.removed is None:

@@ -8,9 +8,9 @@ caller's transaction is committed before every await, and what a failed step too
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from ..core.db import now
+from ..core.db import now, prebuilt, update_row
 from ..core.errors import ApiError, InsufficientCapacity, InvalidParameter
 from ..hypervisors.base import driver_for
 from ..infra.models import ENABLED, Host
@@ -51,16 +51,23 @@ def new_volume(ctx, *, name: str, account_id: int, domain_id: int, zone_id: int,
     ctx.db.add(volume)
     ctx.db.flush()
     volume_event(ctx, "VOLUME.CREATE", volume, f"Volume {name} ({volume_type}, {size // GB} GB) created")
-    record_usage(ctx, "VOLUME.CREATE", account_id=account_id, domain_id=domain_id, zone_id=zone_id,
-                 resource=volume, resource_type="Volume", offering_id=disk_offering_id,
-                 template_id=template_id, size=size)
+    volume_usage(ctx, "VOLUME.CREATE", volume)
     return volume
 
 
+def volume_usage(ctx, kind: str, volume: Volume) -> None:
+    """VOLUME.CREATE (with offering, template and size) when a volume starts counting against its owner,
+    VOLUME.DELETE when it stops: destroyed, expunged without being destroyed first, or moved away."""
+    sized = {"offering_id": volume.disk_offering_id, "template_id": volume.template_id, "size": volume.size}
+    record_usage(ctx, kind, account_id=volume.account_id, domain_id=volume.domain_id, zone_id=volume.zone_id,
+                 resource=volume, resource_type="Volume", **(sized if kind == "VOLUME.CREATE" else {}))
+
+
 def vm_volumes(ctx, vm_id: int) -> list[Volume]:
-    return list(ctx.db.scalars(select(Volume).where(
-        Volume.instance_id == vm_id, Volume.removed.is_(None), Volume.state.in_(LIVE_STATES))
-        .order_by(Volume.device_id, Volume.id)))
+    query = prebuilt("volumes.of_vm", lambda: select(Volume).where(
+        Volume.instance_id == bindparam("vm"), Volume.removed.is_(None), Volume.state.in_(LIVE_STATES))
+        .order_by(Volume.device_id, Volume.id))
+    return list(ctx.db.scalars(query, {"vm": vm_id}))
 
 
 def root_volume(ctx, vm_id: int) -> Volume | None:
@@ -120,9 +127,11 @@ async def create_on_pool(ctx, volume: Volume, pool: StoragePool, host: Host | No
         volume.pool_id, volume.state = None, "Allocated"
         ctx.commit()
         raise
-    ctx.db.refresh(volume)
-    volume.state, volume.path = "Ready", volume.uuid
-    volume.pod_id = pool.pod_id
+    ready = {"state": "Ready", "path": volume.uuid, "pod_id": pool.pod_id}
+    if not update_row(ctx.db, volume, {"state": "Creating"}, **ready):
+        ctx.db.refresh(volume)  # changed meanwhile: read it again, then Ready all the same
+        for name, value in ready.items():
+            setattr(volume, name, value)
 
 
 def place_detached(ctx, volume: Volume, tags: set[str], cluster_id: int | None = None,
@@ -148,11 +157,15 @@ def release_pool(ctx, volume: Volume) -> None:
         release_storage(ctx, ctx.db.get(StoragePool, volume.pool_id), volume.size)
 
 
-def count_size(ctx, account_id: int, size: int) -> None:
-    from ..compute.peers import reserve_limit
+def limits(size: int, count: int = 1) -> list[tuple[str, int]]:
+    """What volumes count against their owner: the volumes, and their bytes of primary storage."""
+    return [("volume", count), ("primary_storage", size)]
 
-    reserve_limit(ctx, account_id, "volume", 1)
-    reserve_limit(ctx, account_id, "primary_storage", size)
+
+def count_size(ctx, account_id: int, size: int) -> None:
+    from ..compute.peers import reserve_limits
+
+    reserve_limits(ctx, account_id, limits(size))
 
 
 def count_against_limits(ctx, volume: Volume, account_id: int | None = None) -> None:
@@ -161,10 +174,9 @@ def count_against_limits(ctx, volume: Volume, account_id: int | None = None) -> 
 
 
 def uncount(ctx, volume: Volume) -> None:
-    from ..compute.peers import release_limit
+    from ..compute.peers import release_limits
 
-    release_limit(ctx, volume.account_id, "volume", 1)
-    release_limit(ctx, volume.account_id, "primary_storage", volume.size)
+    release_limits(ctx, volume.account_id, limits(volume.size))
 
 
 def mark_destroyed(ctx, volume: Volume) -> None:
@@ -172,16 +184,18 @@ def mark_destroyed(ctx, volume: Volume) -> None:
     volume.state = "Destroy"
     uncount(ctx, volume)
     volume_event(ctx, "VOLUME.DESTROY", volume, f"Volume {volume.name} destroyed")
+    volume_usage(ctx, "VOLUME.DELETE", volume)  # as upstream: billing stops when it is destroyed
 
 
 def expunge(ctx, volume: Volume, counted: bool = False) -> None:
     """Gone for good: room on the pool given back, row marked removed. `counted`: it still counts
     against the owner's limits (it was never destroyed first)."""
+    billed = volume.state != "Destroy"  # a destroyed volume's VOLUME.DELETE is recorded already
     release_pool(ctx, volume)
     if counted:
         uncount(ctx, volume)
     volume.state, volume.removed = "Expunged", now()
     volume.instance_id = volume.device_id = None
     volume_event(ctx, "VOLUME.DELETE", volume, f"Volume {volume.name} deleted")
-    record_usage(ctx, "VOLUME.DELETE", account_id=volume.account_id, domain_id=volume.domain_id,
-                 zone_id=volume.zone_id, resource=volume, resource_type="Volume")
+    if billed:
+        volume_usage(ctx, "VOLUME.DELETE", volume)

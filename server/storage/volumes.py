@@ -256,6 +256,7 @@ def recover_volume(ctx, p):
     service.count_against_limits(ctx, volume)
     volume.state = "Ready" if volume.pool_id is not None else "Allocated"
     service.volume_event(ctx, "VOLUME.RECOVER", volume, f"Volume {volume.name} recovered")
+    service.volume_usage(ctx, "VOLUME.CREATE", volume)
     return view(ctx, volume)
 
 

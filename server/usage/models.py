@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.db import Base, now
+from ..core.db import Base, defer_insert, now
 
 
 class UsageEvent(Base):
@@ -30,10 +30,12 @@ class UsageEvent(Base):
 def record_usage(ctx, event_type: str, *, account_id: int, domain_id: int, zone_id: int | None = None,
                  resource=None, resource_type: str | None = None, offering_id: int | None = None,
                  template_id: int | None = None, size: int | None = None) -> None:
-    """Add a usage event to the caller's transaction: billed only if the change itself commits."""
-    ctx.db.add(UsageEvent(
-        type=event_type, account_id=account_id, domain_id=domain_id, zone_id=zone_id,
-        resource_id=getattr(resource, "id", None), resource_uuid=getattr(resource, "uuid", None),
-        resource_name=getattr(resource, "name", None) or getattr(resource, "display_name", None),
-        resource_type=resource_type, offering_id=offering_id, template_id=template_id, size=size,
-    ))
+    """Add a usage event to the caller's transaction: billed only if the change itself commits (the
+    transaction's usage events are inserted together when it commits: db.defer_insert)."""
+    defer_insert(ctx.db, UsageEvent.__table__, {
+        "type": event_type, "account_id": account_id, "domain_id": domain_id, "zone_id": zone_id,
+        "resource_id": getattr(resource, "id", None), "resource_uuid": getattr(resource, "uuid", None),
+        "resource_name": getattr(resource, "name", None) or getattr(resource, "display_name", None),
+        "resource_type": resource_type, "offering_id": offering_id, "template_id": template_id, "size": size,
+        "virtual_size": None, "created": now(), "processed": False,
+    })

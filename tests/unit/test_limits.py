@@ -234,3 +234,76 @@ def test_a_reservation_waits_for_one_holding_the_last_slot(server):
         thread.join(30)
     assert outcome["result"] == "refused" and outcome["waited"] >= 0.2
     assert counts(server, "cpu")[("account", account_id)] == 4
+
+
+def reserve_many(server, user_id: int, amounts) -> None:
+    ctx = context(server, user_id)
+    try:
+        limits.reserve_many(ctx, ctx.caller.account_id, amounts)
+        ctx.commit()
+    finally:
+        ctx.rollback()
+        ctx.close()
+
+
+def test_reserve_many_counts_every_type_in_one_pass(server):
+    domain = add_domain(server, "many")
+    user = add_account(server, "ivan", domain)
+    account_id = auth.by_user_id(server, user).account_id
+    reserve_many(server, user, [("user_vm", 1), ("cpu", 2), ("memory", 512), ("volume", 1), ("cpu", 1)])
+    assert counts(server, "cpu") == {("account", account_id): 3, ("domain", domain): 3, ("domain", 1): 3}
+    assert counts(server, "memory")[("domain", domain)] == 512
+    assert counts(server, "user_vm")[("account", account_id)] == 1
+    ctx = context(server, user)
+    limits.release_many(ctx, account_id, {"cpu": 5, "memory": 100})
+    ctx.commit()
+    ctx.close()
+    assert set(counts(server, "cpu").values()) == {0} and set(counts(server, "memory").values()) == {412}
+
+
+def test_reserve_many_is_all_or_nothing_and_names_the_first_type_over(server):
+    domain = add_domain(server, "tight")
+    user = add_account(server, "judy", domain)
+    account_id = auth.by_user_id(server, user).account_id
+    set_limit(server, "memory", 1024, account_id=account_id)
+    set_limit(server, "volume", 1, domain_id=domain)
+    reserve_many(server, user, [("user_vm", 1), ("memory", 1000), ("volume", 1)])
+    with pytest.raises(ResourceLimitExceeded) as over:
+        reserve_many(server, user, [("user_vm", 1), ("memory", 100), ("volume", 1)])
+    assert "Type = 'memory'" in over.value.text and "Account Resource Limit = 1024" in over.value.text
+    with pytest.raises(ResourceLimitExceeded) as over:
+        reserve_many(server, user, [("user_vm", 1), ("memory", 10), ("volume", 1)])
+    assert "Type 'volume'" in over.value.text  # the domain's limit this time
+    assert counts(server, "user_vm")[("account", account_id)] == 1
+    assert counts(server, "memory")[("account", account_id)] == 1000
+    assert counts(server, "volume") == {("account", account_id): 1, ("domain", domain): 1, ("domain", 1): 1}
+
+
+def test_reserve_many_racing_for_the_last_slot(server):
+    domain = add_domain(server, "race2")
+    user = add_account(server, "kim", domain)
+    account_id = auth.by_user_id(server, user).account_id
+    set_limit(server, "user_vm", 1, account_id=account_id)
+    reserve_many(server, user, [("user_vm", 1), ("cpu", 1)])
+    ctx = context(server, user)
+    limits.release_many(ctx, account_id, [("user_vm", 1), ("cpu", 1)])
+    ctx.commit()
+    ctx.close()
+    start, outcomes = threading.Barrier(2), []
+
+    def contender():
+        start.wait()
+        try:
+            reserve_many(server, user, [("user_vm", 1), ("cpu", 1)])
+            outcomes.append("reserved")
+        except ResourceLimitExceeded:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=contender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["refused", "reserved"]
+    assert counts(server, "user_vm")[("account", account_id)] == 1
+    assert counts(server, "cpu")[("account", account_id)] == 1

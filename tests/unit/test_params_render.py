@@ -65,3 +65,11 @@ def test_error_envelope():
     body = render.error_body("createzoneresponse", InvalidParameter("bad"))
     assert body == {"createzoneresponse": {"uuidList": [], "errorcode": 431, "cserrorcode": 4350,
                                            "errortext": "bad"}}
+
+
+def test_default_admin_hash_is_password():
+    from sandstack.core.passwords import check_password
+    from sandstack.iam.bootstrap import DEFAULT_ADMIN_PASSWORD_HASH
+
+    assert check_password("password", DEFAULT_ADMIN_PASSWORD_HASH)
+    assert not check_password("Password", DEFAULT_ADMIN_PASSWORD_HASH)

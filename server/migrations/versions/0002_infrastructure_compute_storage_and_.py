@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-02 02:27:03.047579
+Create Date: 2026-12-02 03:27:05.272405
 """
 
 import sqlalchemy as sa
@@ -542,6 +542,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_resource_tags_uuid"), ["uuid"], unique=True)
 
     op.create_table(
+        "security_group",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=4096), nullable=True),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("domain_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=40), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("removed", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["domain_id"],
+            ["domain.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "name"),
+    )
+    with op.batch_alter_table("security_group", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_security_group_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_security_group_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
         "ssh_keypairs",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("domain_id", sa.Integer(), nullable=False),
@@ -843,6 +868,29 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_physical_network_traffic_types_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
+        "security_group_rule",
+        sa.Column("security_group_id", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("protocol", sa.String(length=16), nullable=False),
+        sa.Column("start_port", sa.Integer(), nullable=True),
+        sa.Column("end_port", sa.Integer(), nullable=True),
+        sa.Column("allowed_ip_cidr", sa.String(length=64), nullable=True),
+        sa.Column("allowed_group_id", sa.Integer(), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=40), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("removed", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["security_group_id"], ["security_group.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("security_group_rule", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_security_group_rule_security_group_id"), ["security_group_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_security_group_rule_uuid"), ["uuid"], unique=True)
 
     op.create_table(
         "vlan",
@@ -1185,6 +1233,55 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("template_id"),
     )
     op.create_table(
+        "firewall_rules",
+        sa.Column("purpose", sa.String(length=32), nullable=False),
+        sa.Column("protocol", sa.String(length=16), nullable=False),
+        sa.Column("start_port", sa.Integer(), nullable=True),
+        sa.Column("end_port", sa.Integer(), nullable=True),
+        sa.Column("icmp_type", sa.Integer(), nullable=True),
+        sa.Column("icmp_code", sa.Integer(), nullable=True),
+        sa.Column("source_cidrs", sa.Text(), nullable=True),
+        sa.Column("destination_cidrs", sa.Text(), nullable=True),
+        sa.Column("traffic_type", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("ip_address_id", sa.Integer(), nullable=True),
+        sa.Column("network_id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("domain_id", sa.Integer(), nullable=False),
+        sa.Column("related_id", sa.Integer(), nullable=True),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("for_display", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=40), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("removed", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["domain_id"],
+            ["domain.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["ip_address_id"],
+            ["user_ip_address.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["network_id"],
+            ["networks.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("firewall_rules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_firewall_rules_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_firewall_rules_ip_address_id"), ["ip_address_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_firewall_rules_network_id"), ["network_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_firewall_rules_purpose"), ["purpose"], unique=False)
+        batch_op.create_index(batch_op.f("ix_firewall_rules_related_id"), ["related_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_firewall_rules_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
         "host_tags",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("host_id", sa.Integer(), nullable=False),
@@ -1381,6 +1478,92 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "load_balancer_healthcheck_policies",
+        sa.Column("load_balancer_id", sa.Integer(), nullable=False),
+        sa.Column("ping_path", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=4096), nullable=True),
+        sa.Column("response_time", sa.Integer(), nullable=False),
+        sa.Column("interval", sa.Integer(), nullable=False),
+        sa.Column("healthy_threshold", sa.Integer(), nullable=False),
+        sa.Column("unhealthy_threshold", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("for_display", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=40), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("removed", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["load_balancer_id"], ["firewall_rules.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("load_balancer_healthcheck_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_load_balancer_healthcheck_policies_load_balancer_id"),
+            ["load_balancer_id"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_load_balancer_healthcheck_policies_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
+        "load_balancer_stickiness_policies",
+        sa.Column("load_balancer_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=4096), nullable=True),
+        sa.Column("method_name", sa.String(length=32), nullable=False),
+        sa.Column("params", sa.Text(), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("for_display", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=40), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("removed", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["load_balancer_id"], ["firewall_rules.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("load_balancer_stickiness_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_load_balancer_stickiness_policies_load_balancer_id"),
+            ["load_balancer_id"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_load_balancer_stickiness_policies_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
+        "load_balancer_vm_map",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("load_balancer_id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("instance_ip", sa.String(length=64), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["vm_instance.id"],
+        ),
+        sa.ForeignKeyConstraint(["load_balancer_id"], ["firewall_rules.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("load_balancer_id", "instance_id", "instance_ip"),
+    )
+    with op.batch_alter_table("load_balancer_vm_map", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_load_balancer_vm_map_instance_id"), ["instance_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_load_balancer_vm_map_load_balancer_id"), ["load_balancer_id"], unique=False
+        )
+
+    op.create_table(
+        "load_balancing_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=4096), nullable=True),
+        sa.Column("algorithm", sa.String(length=32), nullable=False),
+        sa.Column("default_port_start", sa.Integer(), nullable=False),
+        sa.Column("default_port_end", sa.Integer(), nullable=False),
+        sa.Column("lb_protocol", sa.String(length=16), nullable=True),
+        sa.Column("scheme", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["id"], ["firewall_rules.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
         "nics",
         sa.Column("instance_id", sa.Integer(), nullable=False),
         sa.Column("network_id", sa.Integer(), nullable=False),
@@ -1416,6 +1599,74 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_nics_instance_id"), ["instance_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_nics_network_id"), ["network_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_nics_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
+        "port_forwarding_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("dest_ip_address", sa.String(length=64), nullable=False),
+        sa.Column("dest_port_start", sa.Integer(), nullable=False),
+        sa.Column("dest_port_end", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["id"], ["firewall_rules.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["vm_instance.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("port_forwarding_rules", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_port_forwarding_rules_instance_id"), ["instance_id"], unique=False
+        )
+
+    op.create_table(
+        "security_group_vm_map",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("security_group_id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["vm_instance.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["security_group_id"],
+            ["security_group.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("security_group_id", "instance_id"),
+    )
+    with op.batch_alter_table("security_group_vm_map", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_security_group_vm_map_instance_id"), ["instance_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_security_group_vm_map_security_group_id"), ["security_group_id"], unique=False
+        )
+
+    op.create_table(
+        "static_nat",
+        sa.Column("ip_address_id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("network_id", sa.Integer(), nullable=False),
+        sa.Column("guest_ip", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["vm_instance.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["ip_address_id"],
+            ["user_ip_address.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["network_id"],
+            ["networks.id"],
+        ),
+        sa.PrimaryKeyConstraint("ip_address_id"),
+        sa.UniqueConstraint("network_id", "guest_ip"),
+    )
+    with op.batch_alter_table("static_nat", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_static_nat_instance_id"), ["instance_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_static_nat_network_id"), ["network_id"], unique=False)
 
     op.create_table(
         "vm_snapshots",
@@ -1653,12 +1904,42 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_vm_snapshots_account_id"))
 
     op.drop_table("vm_snapshots")
+    with op.batch_alter_table("static_nat", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_static_nat_network_id"))
+        batch_op.drop_index(batch_op.f("ix_static_nat_instance_id"))
+
+    op.drop_table("static_nat")
+    with op.batch_alter_table("security_group_vm_map", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_security_group_vm_map_security_group_id"))
+        batch_op.drop_index(batch_op.f("ix_security_group_vm_map_instance_id"))
+
+    op.drop_table("security_group_vm_map")
+    with op.batch_alter_table("port_forwarding_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_port_forwarding_rules_instance_id"))
+
+    op.drop_table("port_forwarding_rules")
     with op.batch_alter_table("nics", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_nics_uuid"))
         batch_op.drop_index(batch_op.f("ix_nics_network_id"))
         batch_op.drop_index(batch_op.f("ix_nics_instance_id"))
 
     op.drop_table("nics")
+    op.drop_table("load_balancing_rules")
+    with op.batch_alter_table("load_balancer_vm_map", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_load_balancer_vm_map_load_balancer_id"))
+        batch_op.drop_index(batch_op.f("ix_load_balancer_vm_map_instance_id"))
+
+    op.drop_table("load_balancer_vm_map")
+    with op.batch_alter_table("load_balancer_stickiness_policies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_load_balancer_stickiness_policies_uuid"))
+        batch_op.drop_index(batch_op.f("ix_load_balancer_stickiness_policies_load_balancer_id"))
+
+    op.drop_table("load_balancer_stickiness_policies")
+    with op.batch_alter_table("load_balancer_healthcheck_policies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_load_balancer_healthcheck_policies_uuid"))
+        batch_op.drop_index(batch_op.f("ix_load_balancer_healthcheck_policies_load_balancer_id"))
+
+    op.drop_table("load_balancer_healthcheck_policies")
     with op.batch_alter_table("instance_group_vm_map", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instance_group_vm_map_instance_id"))
         batch_op.drop_index(batch_op.f("ix_instance_group_vm_map_group_id"))
@@ -1697,6 +1978,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_host_tags_host_id"))
 
     op.drop_table("host_tags")
+    with op.batch_alter_table("firewall_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_firewall_rules_uuid"))
+        batch_op.drop_index(batch_op.f("ix_firewall_rules_related_id"))
+        batch_op.drop_index(batch_op.f("ix_firewall_rules_purpose"))
+        batch_op.drop_index(batch_op.f("ix_firewall_rules_network_id"))
+        batch_op.drop_index(batch_op.f("ix_firewall_rules_ip_address_id"))
+        batch_op.drop_index(batch_op.f("ix_firewall_rules_account_id"))
+
+    op.drop_table("firewall_rules")
     op.drop_table("vm_template_flags")
     with op.batch_alter_table("vm_template_details", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vm_template_details_template_id"))
@@ -1749,6 +2039,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_vlan_network_id"))
 
     op.drop_table("vlan")
+    with op.batch_alter_table("security_group_rule", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_security_group_rule_uuid"))
+        batch_op.drop_index(batch_op.f("ix_security_group_rule_security_group_id"))
+
+    op.drop_table("security_group_rule")
     with op.batch_alter_table("physical_network_traffic_types", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_physical_network_traffic_types_uuid"))
         batch_op.drop_index(batch_op.f("ix_physical_network_traffic_types_physical_network_id"))
@@ -1804,6 +2099,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ssh_keypairs_account_id"))
 
     op.drop_table("ssh_keypairs")
+    with op.batch_alter_table("security_group", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_security_group_uuid"))
+        batch_op.drop_index(batch_op.f("ix_security_group_account_id"))
+
+    op.drop_table("security_group")
     with op.batch_alter_table("resource_tags", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_resource_tags_uuid"))
         batch_op.drop_index(batch_op.f("ix_resource_tags_resource_uuid"))
