@@ -91,6 +91,12 @@ def build_vm_zone(admin, *, hosts=2, host_spec="", enabled=True, pool_size: int 
           netmask="255.255.255.0", startip=f"{prefix}{first}", endip=f"{prefix}{last}")
     if enabled:
         admin("updateZone", id=zone["id"], allocationstate="Enabled")
+        # Let the zone's system VMs come up first, so a zone-wide simulator mock set by a test is used by the
+        # test's own VM and not by a system VM starting in the background.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [vm["state"] for vm in admin.list(
+                "listSystemVms", zoneid=zone["id"])] != ["Running", "Running"]:
+            time.sleep(0.1)
     template = next(t for t in admin.list("listTemplates", templatefilter="featured", zoneid=zone["id"])
                     if t["name"] == "CentOS 5.6 (64-bit) no GUI (Simulator)")
     small = admin.list("listServiceOfferings", name="Small Instance")[0]
