@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ..client import Client, unwrap
 from .utils import describe, poll
@@ -51,8 +52,13 @@ class ClientApi(Api):
         return unwrap(inner)
 
     def signed_as(self, apikey: str, secretkey: str) -> Client:
-        """A client for the same server signed with other keys (a user's, say)."""
-        return Client(self.client.url, apikey, secretkey, signature_version=self.client.signature_version)
+        """A client for the same server signed with other keys (a user's, say). Signed calls go to the API
+        port: on the integration port (8096) every call runs as SYSTEM, so Marvin switches to 8080."""
+        url = self.client.url
+        parts = urlsplit(url)
+        if parts.port == 8096:
+            url = urlunsplit(parts._replace(netloc=f"{parts.hostname}:8080"))
+        return Client(url, apikey, secretkey, signature_version=self.client.signature_version)
 
 
 ADAPTERS: list[tuple[type, Callable[[Any], Api]]] = [(Client, ClientApi)]
